@@ -1,0 +1,69 @@
+"""The Backend interface: one object per array library, holding what the array API standard lacks."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Backend:
+    """An array library bound to one device: its `xp` namespace, RNG, transfers and fused kernels."""
+
+    name: str = ""
+    device: str = ""
+
+    def __init__(self) -> None:
+        self.rng = self.make_rng(None)
+
+    # -- namespace -------------------------------------------------------------------------
+    @property
+    def xp(self) -> Any:
+        """The array namespace (array API standard) that op code calls."""
+        raise NotImplementedError
+
+    @property
+    def kernels(self) -> Any:
+        """Fused kernels: the xp references here; CUDA launchers on the CuPy backend."""
+        from ..kernels import reference
+        return reference
+
+    # -- transfers -------------------------------------------------------------------------
+    def from_host(self, array: np.ndarray) -> Any:
+        """Copy a NumPy array onto this backend's device."""
+        return self.xp.asarray(array)
+
+    def to_host(self, array: Any) -> np.ndarray:
+        """Copy an array of this backend into a NumPy array."""
+        return np.asarray(array)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (a no-op on the CPU)."""
+
+    # -- random numbers --------------------------------------------------------------------
+    def make_rng(self, seed: int | None) -> Any:
+        """A generator for this backend, seeded by `minitorch.manual_seed`."""
+        return np.random.default_rng(seed)
+
+    def seed(self, seed: int) -> None:
+        """Re-seed this backend's generator."""
+        self.rng = self.make_rng(seed)
+
+    def rand(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Uniform samples in [0, 1)."""
+        return self.from_host(self.rng.random(shape, dtype=np.float64).astype(np.dtype(str(dtype).split(".")[-1])))
+
+    def randn(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Standard normal samples."""
+        return self.from_host(self.rng.standard_normal(shape).astype(np.dtype(str(dtype).split(".")[-1])))
+
+    # -- indexing beyond the standard ---------------------------------------------------------
+    def index(self, array: Any, key: Any) -> Any:
+        """`array[key]` for any NumPy-style key (slices mixed with integer arrays included)."""
+        return array[key]
+
+    def index_add(self, target: Any, key: Any, values: Any) -> None:
+        """`target[key] += values` in place, accumulating repeated indices (a scatter-add)."""
+        np.add.at(target, key, values)
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.name} on {self.device}>"

@@ -1,0 +1,97 @@
+"""The CUDA backend: CuPy, imported lazily so a missing CuPy never breaks the CPU."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from .base import Backend
+
+INSTALL_HINT = ('install the CUDA extra matching your driver: pip install -e ".[cuda12]" '
+                '(CUDA 12) or pip install -e ".[cuda13]" (CUDA 13)')
+
+
+@functools.lru_cache(maxsize=None)
+def availability() -> tuple[bool, str]:
+    """(ok, reason): CuPy imports, sees a device, and can compile and launch a kernel."""
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a broken CUDA library underneath
+        return False, f"import cupy failed ({exc}); {INSTALL_HINT}"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return False, f"CuPy found no CUDA driver/device ({exc})"
+    if count == 0:
+        return False, "CuPy found no CUDA device"
+    # An importable CuPy with a broken NVRTC only fails at the first compile: try one now.
+    try:
+        kernel = cupy.RawKernel(r'extern "C" __global__ void probe(float* x) { x[threadIdx.x] += 1.0f; }',
+                                "probe")
+        x = cupy.zeros(32, dtype=cupy.float32)
+        kernel((1,), (32,), (x,))
+        if float(x.sum()) != 32.0:
+            return False, "a probe CUDA kernel ran but gave a wrong result"
+    except Exception as exc:
+        return False, f"compiling/launching a probe kernel with NVRTC failed ({exc})"
+    return True, "ok"
+
+
+class CupyBackend(Backend):
+    """CuPy on one CUDA device ("cuda" or "cuda:N")."""
+
+    name = "cupy"
+
+    def __init__(self, index: int = 0) -> None:
+        ok, reason = availability()
+        if not ok:
+            raise RuntimeError(f"the cupy backend cannot start: {reason}")
+        import cupy
+        self._cupy = cupy
+        self.index = index
+        self.device = "cuda" if index == 0 else f"cuda:{index}"
+        self._kernels = None
+        with cupy.cuda.Device(index):
+            super().__init__()
+
+    @property
+    def xp(self) -> Any:
+        return self._cupy
+
+    @property
+    def kernels(self) -> Any:
+        from .. import kernels
+        if not kernels.fused_enabled():
+            return kernels.reference
+        if self._kernels is None:
+            self._kernels = kernels.cuda_kernels()
+        return self._kernels
+
+    def from_host(self, array: np.ndarray) -> Any:
+        with self._cupy.cuda.Device(self.index):
+            return self._cupy.asarray(array)
+
+    def to_host(self, array: Any) -> np.ndarray:
+        return self._cupy.asnumpy(array)
+
+    def synchronize(self) -> None:
+        self._cupy.cuda.Device(self.index).synchronize()
+
+    def make_rng(self, seed: int | None) -> Any:
+        return self._cupy.random.default_rng(seed)
+
+    def rand(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return self.rng.random(shape, dtype=dtype)
+
+    def randn(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return self.rng.standard_normal(shape, dtype=dtype)
+
+    def index_add(self, target: Any, key: Any, values: Any) -> None:
+        import cupyx
+        cupyx.scatter_add(target, key, values)
+
+    @staticmethod
+    def is_available() -> bool:
+        """True when CuPy imports and a probe kernel compiles and runs."""
+        return availability()[0]

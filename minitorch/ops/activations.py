@@ -1,0 +1,142 @@
+"""Activations: relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax."""
+from __future__ import annotations
+
+import math
+
+from ..autograd import Function
+from .special import erf
+
+
+class ReLU(Function):
+    """max(x, 0): the gradient passes where the input was positive."""
+
+    @staticmethod
+    def forward(ctx, x):
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        return ctx.xp.where(positive, x, ctx.xp.zeros_like(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (positive,) = ctx.saved
+        return ctx.xp.where(positive, grad, ctx.xp.zeros_like(grad))
+
+
+class LeakyReLU(Function):
+    """x if x > 0 else slope * x."""
+
+    @staticmethod
+    def forward(ctx, x, slope=0.01):
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        ctx.slope = slope
+        return ctx.xp.where(positive, x, slope * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (positive,) = ctx.saved
+        return ctx.xp.where(positive, grad, ctx.slope * grad)
+
+
+class Sigmoid(Function):
+    """1 / (1 + e^-x): dy/dx = y (1 - y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        # Evaluate e^{-|x|} only, so large |x| never overflows.
+        e = xp.exp(-xp.abs(x))
+        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        return grad * y * (1 - y)
+
+
+class Tanh(Function):
+    """tanh x: dy/dx = 1 - y^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        return grad * (1 - y * y)
+
+
+class GELU(Function):
+    """x Phi(x) with the exact (erf) Phi, or PyTorch's tanh approximation."""
+
+    @staticmethod
+    def forward(ctx, x, approximate="none"):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            return 0.5 * x * (1 + xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+        return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        xp = ctx.xp
+        if ctx.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            t = xp.tanh(k * (x + 0.044715 * x ** 3))
+            return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+        cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
+        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return grad * (cdf + x * pdf)
+
+
+class Softmax(Function):
+    """e^x / sum e^x along dim: dx = y * (g - sum(g * y))."""
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        xp = ctx.xp
+        e = xp.exp(x - xp.max(x, axis=dim, keepdims=True))
+        y = e / xp.sum(e, axis=dim, keepdims=True)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        return y * (grad - ctx.xp.sum(grad * y, axis=ctx.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x) along dim (max subtracted first): dx = g - softmax * sum(g)."""
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        xp = ctx.xp
+        shifted = x - xp.max(x, axis=dim, keepdims=True)
+        y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        xp = ctx.xp
+        return grad - xp.exp(y) * xp.sum(grad, axis=ctx.dim, keepdims=True)
+
+
+def relu(x): return ReLU.apply(x)
+def leaky_relu(x, negative_slope=0.01): return LeakyReLU.apply(x, slope=negative_slope)
+def sigmoid(x): return Sigmoid.apply(x)
+def tanh(x): return Tanh.apply(x)
+def gelu(x, approximate="none"): return GELU.apply(x, approximate=approximate)
+def softmax(x, dim=-1): return Softmax.apply(x, dim=dim)
+def log_softmax(x, dim=-1): return LogSoftmax.apply(x, dim=dim)

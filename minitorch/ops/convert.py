@@ -1,0 +1,66 @@
+"""Conversions: dtype casts and device moves (both differentiable), comparisons (not differentiable)."""
+from __future__ import annotations
+
+from .. import dtypes
+from ..autograd import Function
+from ..backends import get_backend
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back to the input's dtype."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return ctx.xp.astype(a, dtypes.backend_dtype(ctx.xp, dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.xp.astype(grad, ctx.dtype)
+
+
+class ToDevice(Function):
+    """Copy to another device through host memory; the gradient travels back the same way."""
+
+    @staticmethod
+    def forward(ctx, a, device):
+        target = get_backend(device)
+        ctx.out_backend = target
+        return target.from_host(ctx.backend.to_host(a))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.from_host(ctx.out_backend.to_host(grad))
+
+
+def cast(a, dtype):
+    """A copy with another dtype (the same tensor when it already has it)."""
+    if a.dtype == dtypes.as_dtype(dtype):
+        return a
+    return Cast.apply(a, dtypes.as_dtype(dtype))
+
+
+def to_device(a, device):
+    """A copy on another device (the same tensor when already there)."""
+    if get_backend(device) is a.backend:
+        return a
+    return ToDevice.apply(a, device)
+
+
+def _compare(name):
+    def compare(a, b):
+        from ..tensor import Tensor
+        from ._util import binary_operands
+        a, b = binary_operands(a, b)
+        ref = a if isinstance(a, Tensor) else b
+        raw_a = a.data if isinstance(a, Tensor) else a
+        raw_b = b.data if isinstance(b, Tensor) else b
+        if isinstance(a, Tensor) and isinstance(b, Tensor) and a.device != b.device:
+            raise RuntimeError(f"{name}: expected both tensors on one device, got {a.device} and {b.device}")
+        return Tensor._make(getattr(raw_a, f"__{name}__")(raw_b), ref.backend, False, None)
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise `{name}` comparison: a bool tensor, no gradient."
+    return compare
+
+
+lt, le, gt, ge, eq, ne = (_compare(n) for n in ("lt", "le", "gt", "ge", "eq", "ne"))

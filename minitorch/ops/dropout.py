@@ -1,0 +1,32 @@
+"""Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p)."""
+from __future__ import annotations
+
+from ..autograd import Function
+
+
+class Dropout(Function):
+    """Keeps the expected value, so evaluation needs no rescaling."""
+
+    @staticmethod
+    def forward(ctx, x, p=0.5):
+        xp = ctx.xp
+        keep = ctx.backend.rand(x.shape, x.dtype) >= p
+        ctx.save_for_backward(keep)
+        ctx.scale = 1.0 / (1.0 - p)
+        return xp.where(keep, x * ctx.scale, xp.zeros_like(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (keep,) = ctx.saved
+        return ctx.xp.where(keep, grad * ctx.scale, ctx.xp.zeros_like(grad))
+
+
+def dropout(x, p=0.5, training=True):
+    """Inverted dropout in training; the identity otherwise."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    return Dropout.apply(x, p=p)

@@ -1,0 +1,130 @@
+"""Losses: cross_entropy (fused softmax + CE, or composed from ops), mse, l1, huber."""
+from __future__ import annotations
+
+from ..autograd import Function
+from .. import kernels
+
+
+class CrossEntropy(Function):
+    """Fused log-softmax + negative log-likelihood over (N, C) logits; dx = g (softmax - q) / count."""
+
+    @staticmethod
+    def forward(ctx, logits, target, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+        k = ctx.backend.kernels
+        loss, lse = k.softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing, reduction)
+        ctx.save_for_backward(logits, target, lse)
+        ctx.args = (ignore_index, label_smoothing, reduction)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, target, lse = ctx.saved
+        dx = ctx.backend.kernels.softmax_cross_entropy_backward(grad, logits, target, lse, *ctx.args)
+        return dx, None
+
+
+def _flatten_classes(x, target):
+    """(N, C, d1, ...) logits and (N, d1, ...) targets -> (N*d, C) and (N*d,), as torch's spatial CE."""
+    if x.ndim == 1:
+        return x.reshape(1, -1), target.reshape(1)
+    if x.ndim > 2:
+        dims = (0,) + tuple(range(2, x.ndim)) + (1,)
+        return x.permute(dims).reshape(-1, x.shape[1]), target.reshape(-1)
+    return x, target
+
+
+def _check_targets(x, target, ignore_index):
+    expected = (x.shape[0],) + x.shape[2:] if x.ndim > 1 else ()
+    if target.shape != expected:
+        raise RuntimeError(f"cross_entropy: target of shape {target.shape} does not match input of shape "
+                           f"{x.shape} (expected target shape {expected})")
+    if "int" not in str(target.dtype):
+        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
+    classes = x.shape[1] if x.ndim > 1 else x.shape[0]
+    xp, t = target.xp, target.data
+    bad = ((t < 0) | (t >= classes)) & (t != ignore_index)
+    if bool(xp.any(bad)):
+        value = int(target.backend.to_host(t)[target.backend.to_host(bad)][0])
+        raise IndexError(f"cross_entropy: target {value} is out of bounds for {classes} classes "
+                         f"(valid labels are 0..{classes - 1}, or ignore_index={ignore_index})")
+
+
+def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoothing=0.0):
+    """Softmax cross-entropy of logits against class indices, with PyTorch's options."""
+    from ..tensor import Tensor
+    if not isinstance(target, Tensor):
+        target = Tensor(target, device=input.device)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    _check_targets(input, target, ignore_index)
+    x, t = _flatten_classes(input, target)
+    if kernels.fused_enabled():
+        loss = CrossEntropy.apply(x, t.data, ignore_index, label_smoothing, reduction)
+    else:
+        loss = composed_cross_entropy(x, t, ignore_index, label_smoothing, reduction)
+    if reduction == "none" and input.ndim != 2:
+        loss = loss.reshape(target.shape)
+    return loss
+
+
+def composed_cross_entropy(x, target, ignore_index, label_smoothing, reduction):
+    """The unfused reference: log_softmax, a smoothed one-hot, a masked sum."""
+    from .activations import log_softmax
+    from .elementwise import where
+    xp = x.xp
+    t = target.data
+    classes = x.shape[1]
+    valid = t != ignore_index
+    # Ignored rows are zeroed before log_softmax, so a row of -inf there cannot produce NaN.
+    safe = where(valid[:, None], x, 0.0)
+    onehot = xp.astype(t[:, None] == xp.arange(classes, dtype=t.dtype), x.data.dtype)
+    q = (1 - label_smoothing) * onehot + label_smoothing / classes
+    per_row = -(log_softmax(safe, dim=1) * q).sum(dim=1)
+    per_row = where(valid, per_row, 0.0)
+    if reduction == "none":
+        return per_row
+    total = per_row.sum()
+    if reduction == "sum":
+        return total
+    return total / xp.astype(xp.sum(xp.astype(valid, x.data.dtype)), x.data.dtype)
+
+
+def _same_shape(name, input, target):
+    if input.shape != target.shape:
+        raise RuntimeError(f"{name}: input of shape {input.shape} and target of shape {target.shape} differ "
+                           "(broadcasting them is almost always a bug; reshape one)")
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error."""
+    _same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error."""
+    _same_shape("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """Quadratic within delta of the target, linear beyond it (as torch.nn.functional.huber_loss)."""
+    from .elementwise import where
+    _same_shape("huber_loss", input, target)
+    diff = input - target
+    absdiff = diff.abs()
+    loss = where(absdiff.data <= delta, 0.5 * diff * diff, delta * (absdiff - 0.5 * delta))
+    return _reduce(loss, reduction)

@@ -1,0 +1,72 @@
+"""Matrix product (1-D, 2-D, batched, broadcasting) and the Linear layer's op."""
+from __future__ import annotations
+
+from ..autograd import Function
+
+
+def _matmul_shapes_ok(a_shape, b_shape) -> bool:
+    k_a = a_shape[-1]
+    k_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    return k_a == k_b
+
+
+class MatMul(Function):
+    """a @ b: da = g @ b^T, db = a^T @ g (1-D operands act as a row / column vector)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0 or not _matmul_shapes_ok(a.shape, b.shape):
+            raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied")
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        xp = ctx.xp
+        a2 = a[None, :] if a.ndim == 1 else a          # row vector
+        b2 = b[:, None] if b.ndim == 1 else b          # column vector
+        g = grad
+        if a.ndim == 1:
+            g = xp.expand_dims(g, axis=-2 if g.ndim >= 1 else 0)
+        if b.ndim == 1:
+            g = xp.expand_dims(g, axis=-1)
+        da = g @ xp.matrix_transpose(b2)
+        db = xp.matrix_transpose(a2) @ g
+        if a.ndim == 1:
+            da = da[..., 0, :]
+        if b.ndim == 1:
+            db = db[..., 0]
+        return da, db                                     # batch axes are summed by unbroadcast
+
+
+class Linear(Function):
+    """y = x @ W.T + b  (W: (out, in), as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        if x.shape[-1] != w.shape[1]:
+            raise RuntimeError(f"linear: input of shape {tuple(x.shape)} does not match weight of shape "
+                               f"{tuple(w.shape)} (expected last dim {w.shape[1]})")
+        ctx.save_for_backward(x, w)
+        y = x @ w.T
+        return y if b is None else y + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved
+        xp = ctx.xp
+        g2 = xp.reshape(grad, (-1, grad.shape[-1]))       # fold any leading axes into the batch
+        x2 = xp.reshape(x, (-1, x.shape[-1]))
+        db = xp.sum(g2, axis=0) if ctx.needs_input_grad[2] else None
+        return grad @ w, g2.T @ x2, db                    # dx, dW, db
+
+
+def matmul(a, b):
+    """Matrix product with NumPy's rules for 1-D and batched operands."""
+    return MatMul.apply(a, b)
+
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias."""
+    return Linear.apply(x, weight, bias)
