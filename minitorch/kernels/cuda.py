@@ -1,0 +1,253 @@
+"""Launchers for the fused .cu kernels, with the same signatures as `reference`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import reference
+
+Array = Any
+WARP_ROWS_MAX_C = 1024  # up to this many classes a warp per row keeps all 32 lanes busy enough
+ROWS_PER_BLOCK = 8  # warp-per-row launch: 8 warps = 256 threads
+ROW_BLOCK = 512  # block-per-row launch (large C)
+ELEMWISE_BLOCK = 256
+MAX_GRID = 65535  # grid-stride loops cover the rest
+OPTIM_CHUNK = 4096  # elements per block iteration of the multi-tensor optimizer kernels
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _ptr(a: Array) -> int:
+    """Device address of an array: CuPy's CUDA pointer, or NumPy's host pointer for the emulator."""
+    iface = getattr(a, "__cuda_array_interface__", None) or a.__array_interface__
+    return int(iface["data"][0])
+
+
+def _all_float32(*arrays: Array | None) -> bool:
+    return all(a is None or a.dtype == np.float32 for a in arrays)
+
+
+class CudaKernels:
+    """Fused kernels launched through `load_module(file).get_function(name)(grid, block, args)`."""
+
+    def __init__(self, load_module: Callable[[str], Any], xp: Any) -> None:
+        self._load = load_module
+        self.xp = xp
+        self._functions: dict[tuple[str, str], Any] = {}
+        self._tables: dict[tuple, tuple[Array, Array, Array]] = {}
+
+    def _fn(self, source: str, name: str) -> Any:
+        key = (source, name)
+        if key not in self._functions:
+            self._functions[key] = self._load(source).get_function(name)
+        return self._functions[key]
+
+    def _f32(self, a: Array) -> Array:
+        return self.xp.ascontiguousarray(a, dtype=np.float32)
+
+    def _elementwise_grid(self, total: int) -> tuple[int]:
+        return (max(1, min(_ceil_div(total, ELEMWISE_BLOCK), MAX_GRID)),)
+
+    # ---- softmax + cross-entropy -------------------------------------------------------------
+    def softmax_cross_entropy_forward(
+        self, logits: Array, target: Array, ignore_index: int, label_smoothing: float, reduction: str
+    ) -> tuple[Array, Array]:
+        """Per-row losses and lse in one read of the logits; mean/sum reduced on the device."""
+        n, c = logits.shape
+        if logits.dtype != np.float32 or n == 0 or reduction not in ("none", "sum", "mean"):
+            return reference.softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing, reduction)
+        xp = self.xp
+        logits = xp.ascontiguousarray(logits)
+        target = xp.ascontiguousarray(target, dtype=np.int64)
+        row_loss = xp.empty(n, dtype=np.float32)
+        lse = xp.empty(n, dtype=np.float32)
+        args = (logits, target, row_loss, lse, np.int64(n), np.int32(c), np.int64(ignore_index),
+                np.float32(label_smoothing))
+        if c <= WARP_ROWS_MAX_C:
+            grid, block, name = (_ceil_div(n, ROWS_PER_BLOCK),), (32 * ROWS_PER_BLOCK,), "xent_forward_warp"
+        else:
+            grid, block, name = (n,), (ROW_BLOCK,), "xent_forward_block"
+        self._fn("softmax_xent.cu", name)(grid, block, args)
+        if reduction == "none":
+            return row_loss, lse
+        out = xp.empty(1, dtype=np.float32)
+        self._fn("softmax_xent.cu", "xent_reduce")(
+            (1,), (256,), (row_loss, target, np.int64(n), np.int64(ignore_index), np.int32(reduction == "mean"), out))
+        return xp.reshape(out, ()), lse
+
+    def softmax_cross_entropy_backward(
+        self, grad: Array, logits: Array, target: Array, lse: Array,
+        ignore_index: int, label_smoothing: float, reduction: str,
+    ) -> Array:
+        """dlogits in one pass over the logits, recomputing softmax from the saved lse."""
+        n, c = logits.shape
+        if logits.dtype != np.float32 or n == 0:
+            return reference.softmax_cross_entropy_backward(
+                grad, logits, target, lse, ignore_index, label_smoothing, reduction)
+        xp = self.xp
+        logits = xp.ascontiguousarray(logits)
+        target = xp.ascontiguousarray(target, dtype=np.int64)
+        lse = self._f32(lse)
+        if reduction == "none":
+            scale, stride = self._f32(grad), 1
+        else:
+            scale, stride = self._f32(xp.reshape(grad, (1,))), 0
+        if reduction == "mean":  # grad / count computed on the device: no host round trip
+            mean_scale = xp.empty(1, dtype=np.float32)
+            self._fn("softmax_xent.cu", "xent_mean_scale")(
+                (1,), (256,), (scale, target, np.int64(n), np.int64(ignore_index), mean_scale))
+            scale = mean_scale
+        dx = xp.empty((n, c), dtype=np.float32)
+        if c <= WARP_ROWS_MAX_C:
+            rows, grid, block = ROWS_PER_BLOCK, (_ceil_div(n, ROWS_PER_BLOCK), 1), (32 * ROWS_PER_BLOCK,)
+        else:  # long rows: several blocks per row (grid.y) so a small batch still fills the GPU
+            rows, grid, block = 1, (n, max(1, min(c // (8 * ROW_BLOCK), MAX_GRID))), (ROW_BLOCK,)
+        self._fn("softmax_xent.cu", "xent_backward")(
+            grid, block, (logits, target, lse, scale, np.int64(stride), dx, np.int64(n), np.int32(c),
+                          np.int64(ignore_index), np.float32(label_smoothing), np.int32(rows)))
+        return dx
+
+    # ---- BatchNorm -----------------------------------------------------------------------------
+    def _bn_layout(self, x: Array) -> tuple[int, int, int]:
+        n, c = x.shape[0], x.shape[1]
+        return n, c, math.prod(x.shape[2:])
+
+    def _bn_reduce(self, kind: str, inputs: tuple, outputs: tuple, n: int, c: int, hw: int) -> None:
+        """Launch a per-channel reduction (args: inputs, N, C, [HW], outputs) in its coalesced layout."""
+        if hw == 1:  # (N, C): 32 channels across a warp, rows split over blockDim.y
+            grid, block = (_ceil_div(c, 32),), (32, 32 if n >= 256 else 8)
+            self._fn("batchnorm.cu", f"bn_{kind}_nc")(grid, block, (*inputs, np.int64(n), np.int32(c), *outputs))
+        else:  # (N, C, HW): a block per channel
+            args = (*inputs, np.int64(n), np.int32(c), np.int64(hw), *outputs)
+            self._fn("batchnorm.cu", f"bn_{kind}_nchw")((c,), (256,), args)
+
+    def _bn_apply(self, x: Array, weight: Array | None, bias: Array | None, mean: Array, stat: Array,
+                  stat_is_var: bool, eps: float) -> Array:
+        n, c, hw = self._bn_layout(x)
+        y = self.xp.empty_like(x)
+        w = mean if weight is None else self._f32(weight)  # placeholder pointer when absent (flag says so)
+        b = mean if bias is None else self._f32(bias)
+        self._fn("batchnorm.cu", "bn_apply")(
+            self._elementwise_grid(x.size), (ELEMWISE_BLOCK,),
+            (x, y, w, b, mean, stat, np.int64(x.size), np.int32(c), np.int64(hw), np.int32(weight is not None),
+             np.int32(bias is not None), np.int32(stat_is_var), np.float32(eps)))
+        return y
+
+    def batch_norm_forward_train(
+        self, x: Array, weight: Array | None, bias: Array | None,
+        running_mean: Array | None, running_var: Array | None, momentum: float, eps: float,
+    ) -> tuple[Array, Array, Array]:
+        """Welford stats + fused running-stat update, then one normalise+affine pass."""
+        running = (running_mean, running_var)
+        contiguous = all(r is None or r.flags.c_contiguous for r in running)
+        if not (_all_float32(x, weight, bias, *running) and contiguous) or x.size == 0:
+            return reference.batch_norm_forward_train(x, weight, bias, running_mean, running_var, momentum, eps)
+        xp = self.xp
+        x = xp.ascontiguousarray(x)
+        n, c, hw = self._bn_layout(x)
+        mean = xp.empty(c, dtype=np.float32)
+        invstd = xp.empty(c, dtype=np.float32)
+        has_running = running_mean is not None and running_var is not None
+        rm, rv = (running_mean, running_var) if has_running else (mean, invstd)
+        self._bn_reduce("stats", (x,), (mean, invstd, rm, rv, np.int32(has_running), np.float32(momentum),
+                                        np.float32(eps)), n, c, hw)
+        return self._bn_apply(x, weight, bias, mean, invstd, False, eps), mean, invstd
+
+    def batch_norm_forward_eval(
+        self, x: Array, weight: Array | None, bias: Array | None,
+        running_mean: Array, running_var: Array, eps: float,
+    ) -> Array:
+        """One elementwise launch: invstd is formed from running_var inside the kernel."""
+        if not _all_float32(x, weight, bias, running_mean, running_var) or x.size == 0:
+            return reference.batch_norm_forward_eval(x, weight, bias, running_mean, running_var, eps)
+        x = self.xp.ascontiguousarray(x)
+        return self._bn_apply(x, weight, bias, self._f32(running_mean), self._f32(running_var), True, eps)
+
+    def batch_norm_backward(
+        self, dy: Array, x: Array, weight: Array | None, mean: Array, invstd: Array,
+    ) -> tuple[Array, Array, Array]:
+        """Per-channel sums of dy and dy*x_hat, then one elementwise pass for dx."""
+        if not _all_float32(dy, x, weight, mean, invstd) or x.size == 0:
+            return reference.batch_norm_backward(dy, x, weight, mean, invstd)
+        xp = self.xp
+        x, dy = xp.ascontiguousarray(x), xp.ascontiguousarray(dy)
+        mean, invstd = self._f32(mean), self._f32(invstd)
+        n, c, hw = self._bn_layout(x)
+        dweight = xp.empty(c, dtype=np.float32)
+        dbias = xp.empty(c, dtype=np.float32)
+        self._bn_reduce("bwd_reduce", (dy, x, mean, invstd), (dweight, dbias), n, c, hw)
+        dx = xp.empty_like(x)
+        w = mean if weight is None else self._f32(weight)
+        self._fn("batchnorm.cu", "bn_bwd_apply")(
+            self._elementwise_grid(x.size), (ELEMWISE_BLOCK,),
+            (dy, x, w, mean, invstd, dweight, dbias, dx, np.int64(x.size), np.int32(c), np.int64(hw),
+             np.float32(1.0 / (n * hw)), np.int32(weight is not None)))
+        return dx, dweight, dbias
+
+    # ---- optimizers ----------------------------------------------------------------------------
+    def _multi_tensor_tables(self, roles: Sequence[Sequence[Array]]) -> tuple[Array, Array, Array, int]:
+        """Device tables (pointers by role, sizes, first chunk per tensor), cached by address."""
+        ptrs = [_ptr(a) for role in roles for a in role]
+        sizes = [int(a.size) for a in roles[0]]
+        key = (*ptrs, *sizes)
+        if key not in self._tables:
+            starts = np.cumsum([0] + [_ceil_div(s, OPTIM_CHUNK) for s in sizes], dtype=np.int64)
+            if len(self._tables) > 16:  # grads are often fresh arrays each step: keep the cache small
+                self._tables.clear()
+            self._tables[key] = (self.xp.asarray(np.array(ptrs, dtype=np.uint64)),
+                                 self.xp.asarray(np.array(sizes, dtype=np.int64)), self.xp.asarray(starts))
+        table, size_arr, starts_arr = self._tables[key]
+        n_chunks = sum(_ceil_div(s, OPTIM_CHUNK) for s in sizes)
+        return table, size_arr, starts_arr, n_chunks
+
+    def _can_fuse(self, inplace: Sequence[Array], grads: Sequence[Array]) -> bool:
+        return all(a.dtype == np.float32 and a.flags.c_contiguous for a in inplace) and _all_float32(*grads)
+
+    def adam_step(
+        self, params: Sequence[Array], grads: Sequence[Array], exp_avgs: Sequence[Array],
+        exp_avg_sqs: Sequence[Array], *, step: int, lr: float, beta1: float, beta2: float, eps: float,
+        weight_decay: float, decoupled: bool,
+    ) -> None:
+        """Adam/AdamW over every parameter in a single launch."""
+        kw = dict(step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled=decoupled)
+        if not params:
+            return
+        if not self._can_fuse([*params, *exp_avgs, *exp_avg_sqs], grads):
+            return reference.adam_step(params, grads, exp_avgs, exp_avg_sqs, **kw)
+        grads = [self.xp.ascontiguousarray(g) for g in grads]  # kept alive until the launch is queued
+        table, sizes, starts, n_chunks = self._multi_tensor_tables([params, grads, exp_avgs, exp_avg_sqs])
+        if n_chunks == 0:
+            return
+        step_size = lr / (1.0 - beta1**step)
+        bc2_sqrt = math.sqrt(1.0 - beta2**step)
+        self._fn("optim.cu", "adam_multi")(
+            (min(n_chunks, MAX_GRID),), (256,),
+            (table, sizes, starts, np.int32(len(params)), np.int64(OPTIM_CHUNK), np.float32(lr), np.float32(beta1),
+             np.float32(beta2), np.float32(eps), np.float32(weight_decay), np.int32(decoupled),
+             np.float32(step_size), np.float32(bc2_sqrt)))
+
+    def sgd_step(
+        self, params: Sequence[Array], grads: Sequence[Array], momentum_buffers: Sequence[Array] | None,
+        *, lr: float, momentum: float, weight_decay: float, nesterov: bool,
+    ) -> None:
+        """SGD (momentum, nesterov, weight decay) over every parameter in a single launch."""
+        kw = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+        if not params:
+            return
+        bufs = list(momentum_buffers) if momentum else []
+        if not self._can_fuse([*params, *bufs], grads):
+            return reference.sgd_step(params, grads, momentum_buffers, **kw)
+        grads = [self.xp.ascontiguousarray(g) for g in grads]
+        # Without momentum the buffer role is never read; params stand in for it.
+        table, sizes, starts, n_chunks = self._multi_tensor_tables([params, grads, bufs or params])
+        if n_chunks == 0:
+            return
+        self._fn("optim.cu", "sgd_multi")(
+            (min(n_chunks, MAX_GRID),), (256,),
+            (table, sizes, starts, np.int32(len(params)), np.int64(OPTIM_CHUNK), np.float32(lr),
+             np.float32(momentum), np.float32(weight_decay), np.int32(nesterov), np.int32(bool(momentum))))

@@ -1,0 +1,183 @@
+"""Array-API references for the fused kernels: the CPU path, the fallback and the test oracle."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+Array = Any  # any array-API array (numpy, cupy, array_api_strict)
+
+
+def _per_row_scale(valid: Array, grad: Array, count: Array | None, dtype: Any) -> Array:
+    """g_i / count for kept rows, exactly 0 for ignored ones (where, so a NaN grad cannot leak)."""
+    xp = valid.__array_namespace__()
+    g = grad if count is None else grad / xp.where(count > 0, count, xp.ones_like(count))
+    return xp.where(valid, xp.astype(g, dtype), xp.asarray(0.0, dtype=dtype))
+
+
+def softmax_cross_entropy_forward(
+    logits: Array, target: Array, ignore_index: int, label_smoothing: float, reduction: str
+) -> tuple[Array, Array]:
+    """Cross-entropy of softmax(logits) against class indices; returns (loss, per-row lse)."""
+    xp = logits.__array_namespace__()
+    n, c = logits.shape
+    dtype = logits.dtype
+    valid = target != ignore_index
+    m = xp.max(logits, axis=1, keepdims=True)
+    # A row of -inf has max -inf; shifting by 0 instead keeps x - m free of inf - inf.
+    m = xp.where(xp.isfinite(m), m, xp.asarray(0.0, dtype=dtype))
+    z = logits - m  # the only full-size temporary the standard forces on us
+    zero, one = xp.asarray(0.0, dtype=dtype), xp.asarray(1.0, dtype=dtype)
+    # Per-row values of ignored rows are masked (O(N) work) before they can make log(0) or inf - inf.
+    log_s = xp.log(xp.where(valid, xp.sum(xp.exp(z), axis=1), one))
+    safe_t = xp.where(valid, target, xp.zeros_like(target))
+    z_t = xp.where(valid, xp.take_along_axis(z, safe_t[:, None], axis=1)[:, 0], zero)
+    # Work on shifted values: lse - x_t == log_s - z_t keeps precision when |x| ~ 1e4.
+    loss = log_s - (1.0 - label_smoothing) * z_t
+    if label_smoothing:
+        loss = loss - (label_smoothing / c) * xp.where(valid, xp.sum(z, axis=1), zero)
+    lse = xp.where(valid, log_s + m[:, 0], zero)
+    if reduction == "none":
+        return loss, lse
+    total = xp.sum(loss)
+    if reduction == "sum":
+        return total, lse
+    if reduction != "mean":
+        raise ValueError(f"cross_entropy: unknown reduction {reduction!r} (expected 'mean', 'sum' or 'none')")
+    count = xp.sum(xp.astype(valid, dtype))
+    # PyTorch gives NaN when every row is ignored; build it without a 0/0 warning.
+    nan = xp.asarray(math.nan, dtype=dtype)
+    return xp.where(count > 0, total / xp.where(count > 0, count, 1.0), nan), lse
+
+
+def softmax_cross_entropy_backward(
+    grad: Array, logits: Array, target: Array, lse: Array,
+    ignore_index: int, label_smoothing: float, reduction: str,
+) -> Array:
+    """d loss / d logits = g_i (softmax(x_i) - q_i) / count, recomputed from the saved lse."""
+    xp = logits.__array_namespace__()
+    n, c = logits.shape
+    dtype = logits.dtype
+    valid = target != ignore_index
+    count = xp.sum(xp.astype(valid, dtype)) if reduction == "mean" else None
+    scale = _per_row_scale(valid, grad, count, dtype)
+    # lse = +inf on ignored rows makes their softmax exactly 0, so the later scale-by-0 stays finite.
+    lse_safe = xp.where(valid, lse, xp.asarray(math.inf, dtype=dtype))
+    dx = xp.exp(logits - lse_safe[:, None])
+    if label_smoothing:
+        dx -= label_smoothing / c
+    onehot = xp.arange(c, dtype=target.dtype) == target[:, None]
+    dx[onehot] -= 1.0 - label_smoothing  # touches N elements, not N*C
+    dx *= scale[:, None]
+    return dx
+
+
+def _channel_view(x: Array, v: Array) -> Array:
+    """Reshape a per-channel (C,) vector so it broadcasts against x of shape (N, C, *spatial)."""
+    xp = x.__array_namespace__()
+    return xp.reshape(v, (1, x.shape[1]) + (1,) * (x.ndim - 2))
+
+
+def _reduce_axes(x: Array) -> tuple[int, ...]:
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def batch_norm_forward_train(
+    x: Array, weight: Array | None, bias: Array | None,
+    running_mean: Array | None, running_var: Array | None, momentum: float, eps: float,
+) -> tuple[Array, Array, Array]:
+    """Normalise with batch statistics, update running stats in place; returns (y, mean, invstd)."""
+    xp = x.__array_namespace__()
+    axes = _reduce_axes(x)
+    n = x.size // x.shape[1]
+    mean = xp.mean(x, axis=axes)
+    y = x - _channel_view(x, mean)  # centred first: a two-pass variance, no E[x^2]-E[x]^2 cancellation
+    var = xp.sum(y * y, axis=axes) / n
+    invstd = 1.0 / xp.sqrt(var + eps)
+    if running_mean is not None:
+        running_mean[...] = (1.0 - momentum) * running_mean + momentum * mean
+    if running_var is not None:
+        running_var[...] = (1.0 - momentum) * running_var + (momentum * n / (n - 1)) * var
+    scale = invstd if weight is None else invstd * weight
+    y *= _channel_view(x, scale)  # reuse the centred buffer as the output
+    if bias is not None:
+        y += _channel_view(x, bias)
+    return y, mean, invstd
+
+
+def batch_norm_forward_eval(
+    x: Array, weight: Array | None, bias: Array | None,
+    running_mean: Array, running_var: Array, eps: float,
+) -> Array:
+    """y = a*x + b per channel, with a, b folded from the running statistics."""
+    xp = x.__array_namespace__()
+    a = 1.0 / xp.sqrt(running_var + eps)
+    if weight is not None:
+        a = a * weight
+    b = -running_mean * a
+    if bias is not None:
+        b = b + bias
+    y = x * _channel_view(x, a)
+    y += _channel_view(x, b)
+    return y
+
+
+def batch_norm_backward(
+    dy: Array, x: Array, weight: Array | None, mean: Array, invstd: Array,
+) -> tuple[Array, Array, Array]:
+    """Gradients of batch-statistics BatchNorm: (dx, dweight, dbias)."""
+    xp = x.__array_namespace__()
+    axes = _reduce_axes(x)
+    n = x.size // x.shape[1]
+    xhat = x - _channel_view(x, mean)
+    xhat *= _channel_view(x, invstd)
+    dbias = xp.sum(dy, axis=axes)
+    dweight = xp.sum(dy * xhat, axis=axes)
+    a = invstd if weight is None else invstd * weight
+    # dx = a * (dy - mean(dy) - xhat * mean(dy * xhat)), building it in the xhat buffer.
+    xhat *= _channel_view(x, dweight / n)
+    dx = dy - xhat
+    dx -= _channel_view(x, dbias / n)
+    dx *= _channel_view(x, a)
+    return dx, dweight, dbias
+
+
+def adam_step(
+    params: Sequence[Array], grads: Sequence[Array], exp_avgs: Sequence[Array], exp_avg_sqs: Sequence[Array],
+    *, step: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
+) -> None:
+    """One Adam (decoupled=False) or AdamW (decoupled=True) step, in place, PyTorch semantics."""
+    if not params:
+        return
+    xp = params[0].__array_namespace__()
+    step_size = lr / (1.0 - beta1**step)
+    bc2_sqrt = math.sqrt(1.0 - beta2**step)
+    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+        if weight_decay and decoupled:
+            p *= 1.0 - lr * weight_decay
+        elif weight_decay:
+            g = g + weight_decay * p  # never modifies the caller's .grad
+        m *= beta1
+        m += (1.0 - beta1) * g
+        v *= beta2
+        v += (1.0 - beta2) * (g * g)
+        denom = xp.sqrt(v)
+        denom /= bc2_sqrt
+        denom += eps
+        p -= step_size * (m / denom)
+
+
+def sgd_step(
+    params: Sequence[Array], grads: Sequence[Array], momentum_buffers: Sequence[Array] | None,
+    *, lr: float, momentum: float, weight_decay: float, nesterov: bool,
+) -> None:
+    """One SGD step (momentum, nesterov, L2 weight decay), in place, PyTorch semantics."""
+    bufs = momentum_buffers if momentum else [None] * len(params)
+    for p, g, buf in zip(params, grads, bufs):
+        if weight_decay:
+            g = g + weight_decay * p
+        if momentum:
+            buf *= momentum
+            buf += g
+            g = g + momentum * buf if nesterov else buf
+        p -= lr * g
