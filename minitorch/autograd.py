@@ -143,18 +143,20 @@ def _explain(op: str, raw: Sequence[Any], exc: Exception) -> Exception:
 
 
 def _topological_order(root: Context) -> list[Context]:
-    """Graph nodes reachable from `root`, each after every node that consumes its output."""
-    order, visited, stack = [], {id(root)}, [(root, False)]
+    """Graph nodes reachable from `root`, each before the nodes that produced its inputs."""
+    order, visited, stack = [], set(), [(root, False)]
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)  # post-order: after everything it depends on
             continue
+        if id(node) in visited:  # marked on expansion, so a node reached twice is placed once, late enough
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         for t in node.inputs:
             parent = getattr(t, "grad_fn", None)
             if parent is not None and id(parent) not in visited:
-                visited.add(id(parent))
                 stack.append((parent, False))
     order.reverse()
     return order

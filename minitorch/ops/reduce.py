@@ -1,6 +1,7 @@
 """Reductions: sum, mean, var, max, min (with dim and keepdim), argmax/argmin."""
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any
 
@@ -30,7 +31,8 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return _expand_back(ctx.xp, grad, ctx.shape, ctx.axes, ctx.keepdim)
+        # A broadcast view is read-only (NumPy) or aliased (CuPy): a leaf's .grad must own its memory.
+        return ctx.xp.asarray(_expand_back(ctx.xp, grad, ctx.shape, ctx.axes, ctx.keepdim), copy=True)
 
 
 class Mean(Function):
@@ -53,7 +55,7 @@ class Var(Function):
     def forward(ctx, a, dim=None, keepdim=False, correction=1):
         xp = ctx.xp
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
-        ctx.denom = max(_count(a.shape, ctx.axes) - correction, 0)
+        ctx.denom = builtins.max(_count(a.shape, ctx.axes) - correction, 0)  # this module shadows max
         centered = a - xp.mean(a, axis=ctx.axes, keepdims=True)
         ctx.save_for_backward(centered)
         return xp.sum(centered * centered, axis=ctx.axes, keepdims=keepdim) / ctx.denom

@@ -147,7 +147,15 @@ def transpose(a, dim0, dim1):
 
 def getitem(a, key):
     """Index like NumPy: ints, slices, None, Ellipsis, bool masks, integer arrays (repeats allowed)."""
-    return GetItem.apply(a, _convert_key(a, key))
+    return GetItem.apply(a, _complete(_convert_key(a, key)))
+
+
+def _complete(key):
+    """Add a trailing Ellipsis: NumPy's implicit trailing slices are not part of the array API."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if any(k is Ellipsis for k in keys) or any(hasattr(k, "dtype") and "bool" in str(k.dtype) for k in keys):
+        return key
+    return keys + (Ellipsis,)
 
 
 def _convert_key(a, key):
