@@ -1,11 +1,13 @@
 // Fused BatchNorm for x of shape (N, C) or (N, C, HW) (any spatial dims flattened into HW).
 //
-// Training forward = two launches: per-channel Welford statistics (with the running-stat update
-// fused in), then one elementwise normalise + affine. Eval forward = the elementwise launch alone.
-// Backward = per-channel sums of dy and dy*x_hat, then one elementwise pass for dx.
+// Training forward: per-channel Welford statistics (running-stat update fused into their last
+// step), then one elementwise normalise + affine. Eval forward: the elementwise launch alone.
+// Backward: per-channel sums of dy and dy*x_hat, then one elementwise pass for dx.
 // Two reduction layouts: (N, C) puts 32 channels across a warp so every row read is coalesced;
-// (N, C, HW) gives each channel a block walking its HW-contiguous planes. Partial results merge
-// in a fixed order (no atomics), so statistics are reproducible run to run.
+// (N, C, HW) gives each channel blocks that walk its HW-contiguous planes. When one block per
+// channel (tile) would leave the GPU idle, grid.y splits the batch into S slices: each writes a
+// partial, and a *_finish kernel merges the S partials in slice order. Every merge happens in a
+// fixed order (no atomics), so results are reproducible run to run.
 #include "common.cuh"
 
 // Per-channel epilogue of the statistics kernels: save (mean, invstd), update running stats.
@@ -21,40 +23,74 @@ __device__ __forceinline__ void finish_stats(int c, Welford w, float* __restrict
     }
 }
 
-// (N, C): block (32, Y); thread (tx, ty) owns channel blockIdx.x*32 + tx and rows ty, ty+Y, ...
-extern "C" __global__ void bn_stats_nc(const float* __restrict__ x, long long N, int C, float* __restrict__ mean,
-                                       float* __restrict__ invstd, float* __restrict__ running_mean,
-                                       float* __restrict__ running_var, int has_running, float momentum, float eps) {
+// A block's merged statistics: final when the batch is not split (S = 1), else partial[s][c].
+// `partial` holds 3 planes of S*C floats: counts, means, M2s.
+__device__ __forceinline__ void emit_stats(int c, Welford w, float* __restrict__ partial, int C, float* mean,
+                                           float* invstd, float* running_mean, float* running_var,
+                                           int has_running, float momentum, float eps) {
+    if (gridDim.y == 1) {
+        finish_stats(c, w, mean, invstd, running_mean, running_var, has_running, momentum, eps);
+        return;
+    }
+    const long long plane = (long long)gridDim.y * C, at = (long long)blockIdx.y * C + c;
+    partial[at] = w.n;
+    partial[plane + at] = w.mean;
+    partial[2 * plane + at] = w.m2;
+}
+
+// (N, C): block (32, Y); thread (tx, ty) owns channel blockIdx.x*32 + tx and rows ty + Y*(s + S*k).
+extern "C" __global__ void bn_stats_nc(const float* __restrict__ x, long long N, int C, float* __restrict__ partial,
+                                       float* __restrict__ mean, float* __restrict__ invstd,
+                                       float* __restrict__ running_mean, float* __restrict__ running_var,
+                                       int has_running, float momentum, float eps) {
     __shared__ float sh_n[32][32], sh_mean[32][32], sh_m2[32][32];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int c = blockIdx.x * 32 + tx;
     Welford w{0.0f, 0.0f, 0.0f};
     if (c < C)
-        for (long long n = ty; n < N; n += blockDim.y) w.push(x[n * C + c]);
+        for (long long n = (long long)blockIdx.y * blockDim.y + ty; n < N; n += (long long)gridDim.y * blockDim.y)
+            w.push(x[n * C + c]);
     sh_n[ty][tx] = w.n; sh_mean[ty][tx] = w.mean; sh_m2[ty][tx] = w.m2;
     __syncthreads();
     if (ty == 0 && c < C) {
         for (int k = 1; k < (int)blockDim.y; ++k) w.merge(sh_n[k][tx], sh_mean[k][tx], sh_m2[k][tx]);
-        finish_stats(c, w, mean, invstd, running_mean, running_var, has_running, momentum, eps);
+        emit_stats(c, w, partial, C, mean, invstd, running_mean, running_var, has_running, momentum, eps);
     }
 }
 
-// (N, C, HW): one block per channel; warps merge by shuffles, then warp 0 merges the warps.
+// (N, C, HW): blocks (c, s) for channel c; warps merge by shuffles, then thread 0 merges the warps.
 extern "C" __global__ void bn_stats_nchw(const float* __restrict__ x, long long N, int C, long long HW,
-                                         float* __restrict__ mean, float* __restrict__ invstd,
-                                         float* __restrict__ running_mean, float* __restrict__ running_var,
-                                         int has_running, float momentum, float eps) {
+                                         float* __restrict__ partial, float* __restrict__ mean,
+                                         float* __restrict__ invstd, float* __restrict__ running_mean,
+                                         float* __restrict__ running_var, int has_running, float momentum, float eps) {
     __shared__ float sh_n[32], sh_mean[32], sh_m2[32];
     const int c = blockIdx.x, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     Welford w{0.0f, 0.0f, 0.0f};
-    for (ChannelWalk it(threadIdx.x, blockDim.x, N, C, HW); it.valid(); it.next()) w.push(x[it.offset(c)]);
+    const long long first = (long long)blockIdx.y * blockDim.x + threadIdx.x, stride = (long long)gridDim.y * blockDim.x;
+    for (ChannelWalk it(first, stride, N, C, HW); it.valid(); it.next()) w.push(x[it.offset(c)]);
     w.warp_merge();
     if (lane == 0) { sh_n[warp] = w.n; sh_mean[warp] = w.mean; sh_m2[warp] = w.m2; }
     __syncthreads();
     if (threadIdx.x == 0) {
         for (int k = 1; k < (int)(blockDim.x / 32); ++k) w.merge(sh_n[k], sh_mean[k], sh_m2[k]);
-        finish_stats(c, w, mean, invstd, running_mean, running_var, has_running, momentum, eps);
+        emit_stats(c, w, partial, C, mean, invstd, running_mean, running_var, has_running, momentum, eps);
     }
+}
+
+// Split batch (S > 1): one thread per channel merges the S partials in slice order.
+extern "C" __global__ void bn_stats_finish(const float* __restrict__ partial, int S, int C, float* __restrict__ mean,
+                                           float* __restrict__ invstd, float* __restrict__ running_mean,
+                                           float* __restrict__ running_var, int has_running, float momentum,
+                                           float eps) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    const long long plane = (long long)S * C;
+    Welford w{0.0f, 0.0f, 0.0f};
+    for (int s = 0; s < S; ++s) {
+        const long long at = (long long)s * C + c;
+        w.merge(partial[at], partial[plane + at], partial[2 * plane + at]);
+    }
+    finish_stats(c, w, mean, invstd, running_mean, running_var, has_running, momentum, eps);
 }
 
 // y = (x - mean_c) * a_c + b_c with a_c = w_c * invstd_c. For eval, `stat` holds running_var
@@ -71,17 +107,33 @@ extern "C" __global__ void bn_apply(const float* __restrict__ x, float* __restri
     }
 }
 
-// Backward sums, (N, C) layout: dbias_c = sum dy, dweight_c = sum dy * x_hat.
+// Backward sums of one block: final (dbias = sum dy, dweight = invstd * sum dy (x - mean)) when the
+// batch is not split, else partial[s][c] in 2 planes of S*C floats.
+__device__ __forceinline__ void emit_sums(int c, float s_dy, float s_dyx, float* __restrict__ partial, int C,
+                                          const float* __restrict__ invstd, float* __restrict__ dweight,
+                                          float* __restrict__ dbias) {
+    if (gridDim.y == 1) {
+        dbias[c] = s_dy;
+        dweight[c] = s_dyx * invstd[c];
+        return;
+    }
+    const long long at = (long long)blockIdx.y * C + c;
+    partial[at] = s_dy;
+    partial[(long long)gridDim.y * C + at] = s_dyx;
+}
+
+// Backward sums, (N, C) layout (same thread mapping as bn_stats_nc).
 extern "C" __global__ void bn_bwd_reduce_nc(const float* __restrict__ dy, const float* __restrict__ x,
                                             const float* __restrict__ mean, const float* __restrict__ invstd,
-                                            long long N, int C, float* __restrict__ dweight, float* __restrict__ dbias) {
+                                            long long N, int C, float* __restrict__ partial,
+                                            float* __restrict__ dweight, float* __restrict__ dbias) {
     __shared__ float sh_dy[32][32], sh_dyx[32][32];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int c = blockIdx.x * 32 + tx;
     float s_dy = 0.0f, s_dyx = 0.0f;  // s_dyx = sum dy * (x - mean); times invstd once at the end
     if (c < C) {
         const float mu = mean[c];
-        for (long long n = ty; n < N; n += blockDim.y) {
+        for (long long n = (long long)blockIdx.y * blockDim.y + ty; n < N; n += (long long)gridDim.y * blockDim.y) {
             const long long i = n * C + c;
             s_dy += dy[i];
             s_dyx += dy[i] * (x[i] - mu);
@@ -91,21 +143,21 @@ extern "C" __global__ void bn_bwd_reduce_nc(const float* __restrict__ dy, const 
     __syncthreads();
     if (ty == 0 && c < C) {
         for (int k = 1; k < (int)blockDim.y; ++k) { s_dy += sh_dy[k][tx]; s_dyx += sh_dyx[k][tx]; }
-        dbias[c] = s_dy;
-        dweight[c] = s_dyx * invstd[c];
+        emit_sums(c, s_dy, s_dyx, partial, C, invstd, dweight, dbias);
     }
 }
 
-// Backward sums, (N, C, HW) layout: one block per channel.
+// Backward sums, (N, C, HW) layout (same block mapping as bn_stats_nchw).
 extern "C" __global__ void bn_bwd_reduce_nchw(const float* __restrict__ dy, const float* __restrict__ x,
                                               const float* __restrict__ mean, const float* __restrict__ invstd,
-                                              long long N, int C, long long HW, float* __restrict__ dweight,
-                                              float* __restrict__ dbias) {
+                                              long long N, int C, long long HW, float* __restrict__ partial,
+                                              float* __restrict__ dweight, float* __restrict__ dbias) {
     __shared__ float scratch[32];
     const int c = blockIdx.x;
     const float mu = mean[c];
     float s_dy = 0.0f, s_dyx = 0.0f;
-    for (ChannelWalk it(threadIdx.x, blockDim.x, N, C, HW); it.valid(); it.next()) {
+    const long long first = (long long)blockIdx.y * blockDim.x + threadIdx.x, stride = (long long)gridDim.y * blockDim.x;
+    for (ChannelWalk it(first, stride, N, C, HW); it.valid(); it.next()) {
         const long long i = it.offset(c);
         s_dy += dy[i];
         s_dyx += dy[i] * (x[i] - mu);
@@ -113,10 +165,22 @@ extern "C" __global__ void bn_bwd_reduce_nchw(const float* __restrict__ dy, cons
     s_dy = block_sum(s_dy, scratch);
     __syncthreads();  // scratch is reused by the second sum
     s_dyx = block_sum(s_dyx, scratch);
-    if (threadIdx.x == 0) {
-        dbias[c] = s_dy;
-        dweight[c] = s_dyx * invstd[c];
+    if (threadIdx.x == 0) emit_sums(c, s_dy, s_dyx, partial, C, invstd, dweight, dbias);
+}
+
+// Split batch (S > 1): one thread per channel adds the S partial sums in slice order.
+extern "C" __global__ void bn_bwd_finish(const float* __restrict__ partial, int S, int C,
+                                         const float* __restrict__ invstd, float* __restrict__ dweight,
+                                         float* __restrict__ dbias) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float s_dy = 0.0f, s_dyx = 0.0f;
+    for (int s = 0; s < S; ++s) {
+        s_dy += partial[(long long)s * C + c];
+        s_dyx += partial[(long long)(S + s) * C + c];
     }
+    dbias[c] = s_dy;
+    dweight[c] = s_dyx * invstd[c];
 }
 
 // dx = w * invstd * (dy - dbias/n - x_hat * dweight/n): one read of dy and x, one write of dx.

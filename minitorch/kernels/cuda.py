@@ -15,6 +15,8 @@ ROWS_PER_BLOCK = 8  # warp-per-row launch: 8 warps = 256 threads
 ROW_BLOCK = 512  # block-per-row launch (large C)
 ELEMWISE_BLOCK = 256
 MAX_GRID = 65535  # grid-stride loops cover the rest
+BN_BLOCK = 256  # threads per block of the (N, C, HW) reductions
+BN_TARGET_BLOCKS = 256  # about two waves of blocks on a 132-SM H100: enough to saturate memory
 OPTIM_CHUNK = 4096  # elements per block iteration of the multi-tensor optimizer kernels
 
 
@@ -117,14 +119,18 @@ class CudaKernels:
         n, c = x.shape[0], x.shape[1]
         return n, c, math.prod(x.shape[2:])
 
-    def _bn_reduce(self, kind: str, inputs: tuple, outputs: tuple, n: int, c: int, hw: int) -> None:
-        """Launch a per-channel reduction (args: inputs, N, C, [HW], outputs) in its coalesced layout."""
-        if hw == 1:  # (N, C): 32 channels across a warp, rows split over blockDim.y
-            grid, block = (_ceil_div(c, 32),), (32, 32 if n >= 256 else 8)
-            self._fn("batchnorm.cu", f"bn_{kind}_nc")(grid, block, (*inputs, np.int64(n), np.int32(c), *outputs))
-        else:  # (N, C, HW): a block per channel
-            args = (*inputs, np.int64(n), np.int32(c), np.int64(hw), *outputs)
-            self._fn("batchnorm.cu", f"bn_{kind}_nchw")((c,), (256,), args)
+    def _bn_split(self, n: int, c: int, hw: int) -> tuple[str, tuple, tuple, int, tuple]:
+        """Reduction layout: (kernel suffix, grid, block, batch slices S, shape args)."""
+        if hw == 1:  # (N, C): 32 channels across a warp, rows over blockDim.y (and grid.y slices)
+            rows = 32 if n >= 256 else 8
+            tiles, per_block = _ceil_div(c, 32), rows * 16
+            suffix, block, dims = "nc", (32, rows), (np.int64(n), np.int32(c))
+        else:  # (N, C, HW): blocks per channel walking its planes
+            tiles, per_block = c, BN_BLOCK * 16
+            suffix, block, dims = "nchw", (BN_BLOCK,), (np.int64(n), np.int32(c), np.int64(hw))
+        # Split the batch only while channels alone give too few blocks, keeping >= 16 elements per thread.
+        s = max(1, min(n * hw // per_block, BN_TARGET_BLOCKS // tiles, 64))
+        return suffix, (tiles, s), block, s, dims
 
     def _bn_apply(self, x: Array, weight: Array | None, bias: Array | None, mean: Array, stat: Array,
                   stat_is_var: bool, eps: float) -> Array:
@@ -153,9 +159,14 @@ class CudaKernels:
         mean = xp.empty(c, dtype=np.float32)
         invstd = xp.empty(c, dtype=np.float32)
         has_running = running_mean is not None and running_var is not None
-        rm, rv = (running_mean, running_var) if has_running else (mean, invstd)
-        self._bn_reduce("stats", (x,), (mean, invstd, rm, rv, np.int32(has_running), np.float32(momentum),
-                                        np.float32(eps)), n, c, hw)
+        rm, rv = (running_mean, running_var) if has_running else (mean, invstd)  # placeholders, flag off
+        outputs = (mean, invstd, rm, rv, np.int32(has_running), np.float32(momentum), np.float32(eps))
+        suffix, grid, block, s, dims = self._bn_split(n, c, hw)
+        partial = xp.empty(3 * s * c if s > 1 else 1, dtype=np.float32)  # (count, mean, M2) per slice
+        self._fn("batchnorm.cu", f"bn_stats_{suffix}")(grid, block, (x, *dims, partial, *outputs))
+        if s > 1:
+            self._fn("batchnorm.cu", "bn_stats_finish")(
+                (_ceil_div(c, ELEMWISE_BLOCK),), (ELEMWISE_BLOCK,), (partial, np.int32(s), np.int32(c), *outputs))
         return self._bn_apply(x, weight, bias, mean, invstd, False, eps), mean, invstd
 
     def batch_norm_forward_eval(
@@ -180,7 +191,14 @@ class CudaKernels:
         n, c, hw = self._bn_layout(x)
         dweight = xp.empty(c, dtype=np.float32)
         dbias = xp.empty(c, dtype=np.float32)
-        self._bn_reduce("bwd_reduce", (dy, x, mean, invstd), (dweight, dbias), n, c, hw)
+        suffix, grid, block, s, dims = self._bn_split(n, c, hw)
+        partial = xp.empty(2 * s * c if s > 1 else 1, dtype=np.float32)  # (sum dy, sum dy*(x-mean)) per slice
+        self._fn("batchnorm.cu", f"bn_bwd_reduce_{suffix}")(
+            grid, block, (dy, x, mean, invstd, *dims, partial, dweight, dbias))
+        if s > 1:
+            self._fn("batchnorm.cu", "bn_bwd_finish")(
+                (_ceil_div(c, ELEMWISE_BLOCK),), (ELEMWISE_BLOCK,), (partial, np.int32(s), np.int32(c), invstd,
+                                                                     dweight, dbias))
         dx = xp.empty_like(x)
         w = mean if weight is None else self._f32(weight)
         self._fn("batchnorm.cu", "bn_bwd_apply")(
