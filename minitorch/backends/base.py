@@ -48,6 +48,14 @@ class Backend:
         """Re-seed this backend's generator."""
         self.rng = self.make_rng(seed)
 
+    def rng_state(self) -> Any:
+        """The generator's state as JSON-able data (for resuming a run), or None if unsupported."""
+        return self.rng.bit_generator.state
+
+    def set_rng_state(self, state: Any) -> None:
+        """Restore a state from `rng_state()`."""
+        self.rng.bit_generator.state = state
+
     def rand(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """Uniform samples in [0, 1)."""
         return self.from_host(self.rng.random(shape, dtype=np.float64).astype(np.dtype(str(dtype).split(".")[-1])))

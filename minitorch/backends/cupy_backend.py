@@ -81,6 +81,14 @@ class CupyBackend(Backend):
     def make_rng(self, seed: int | None) -> Any:
         return self._cupy.random.default_rng(seed)
 
+    def rng_state(self) -> Any:
+        # CuPy's device generators expose no portable state; a resumed GPU run re-seeds instead.
+        return None
+
+    def set_rng_state(self, state: Any) -> None:
+        if state is not None:
+            raise ValueError("the cupy backend cannot restore a generator state")
+
     def rand(self, shape: tuple[int, ...], dtype: Any) -> Any:
         return self.rng.random(shape, dtype=dtype)
 

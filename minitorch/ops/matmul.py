@@ -58,8 +58,11 @@ class Linear(Function):
         xp = ctx.xp
         g2 = xp.reshape(grad, (-1, grad.shape[-1]))       # fold any leading axes into the batch
         x2 = xp.reshape(x, (-1, x.shape[-1]))
-        db = xp.sum(g2, axis=0) if ctx.needs_input_grad[2] else None
-        return grad @ w, g2.T @ x2, db                    # dx, dW, db
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = grad @ w if need_x else None                 # the input layer's x needs none: skip a GEMM
+        dw = g2.T @ x2 if need_w else None
+        db = xp.sum(g2, axis=0) if need_b else None
+        return dx, dw, db
 
 
 def matmul(a, b):
