@@ -1,0 +1,186 @@
+"""The workshop's layers: each forward/backward is the framework's op forward/backward on raw arrays."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import dtypes
+from ..ops import activations as act
+from ..ops.dropout import Dropout as DropoutOp
+from ..ops.matmul import Linear as LinearOp
+from ..ops.norm import BatchNormEval, BatchNormTrain
+from .base import Layer, _alias, context
+
+
+class Linear(Layer):
+    """y = x @ W.T + b, with W of shape (out_features, in_features) as in PyTorch."""
+
+    params = (("W", "dW"), ("b", "db"))
+    _w, _b = _alias("W"), _alias("b")            # the from-scratch tutorial's names
+    dL_dW, dL_db = _alias("dW"), _alias("db")
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        xp = self.backend.xp
+        dtype = dtypes.backend_dtype(xp, dtypes.DEFAULT_FLOAT)
+        # Kaiming (He) init: variance 2 / fan_in keeps the signal's scale through a ReLU, which halves it.
+        self.W = self.backend.randn((out_features, in_features), dtype) * math.sqrt(2.0 / in_features)
+        self.b = xp.zeros((out_features,), dtype=dtype)
+        self.dW: Any = None
+        self.db: Any = None
+
+    def forward(self, x: Any) -> Any:
+        """x: (N, in_features) -> (N, out_features)."""
+        x, backend = self._begin(x)
+        ctx = context(backend, (True, True, True))
+        return self._save(ctx, LinearOp.forward(ctx, x, self.W, self.b))
+
+    def backward(self, dL_dy: Any) -> Any:
+        """Keeps dW = dL_dy.T @ x and db = sum of dL_dy over the batch; returns dL_dx = dL_dy @ W."""
+        ctx, g, as_tensor = self._upstream(dL_dy)
+        dx, self.dW, self.db = LinearOp.backward(ctx, g)
+        return self._give(dx, as_tensor)
+
+    def __repr__(self) -> str:
+        return f"Linear({self.in_features}, {self.out_features})"
+
+
+class BatchNorm1D(Layer):
+    """Normalise each feature over the batch, then scale by gamma and shift by beta."""
+
+    params = (("gamma", "dgamma"), ("beta", "dbeta"))
+    buffers = ("running_mean", "running_var")
+
+    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_features, self.momentum, self.eps = num_features, momentum, eps
+        xp = self.backend.xp
+        dtype = dtypes.backend_dtype(xp, dtypes.DEFAULT_FLOAT)
+        self.gamma = xp.ones((num_features,), dtype=dtype)
+        self.beta = xp.zeros((num_features,), dtype=dtype)
+        # Running estimates for evaluation, where a batch's own statistics may not exist (one sample).
+        self.running_mean = xp.zeros((num_features,), dtype=dtype)
+        self.running_var = xp.ones((num_features,), dtype=dtype)
+        self.dgamma: Any = None
+        self.dbeta: Any = None
+
+    def forward(self, x: Any) -> Any:
+        """x: (N, num_features); training uses the batch's statistics and updates the running ones."""
+        x, backend = self._begin(x)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1D({self.num_features}): expected input of shape (N, {self.num_features}), "
+                             f"got {tuple(x.shape)}")
+        ctx = context(backend, (True, True, True, False, False))
+        if not self.training:
+            y = BatchNormEval.forward(ctx, x, self.gamma, self.beta, self.running_mean, self.running_var,
+                                           eps=self.eps)
+            return self._save(ctx, y)
+        if x.shape[0] < 2:
+            raise ValueError(f"BatchNorm1D: a batch of {x.shape[0]} sample has no variance to normalise by; "
+                             "train with batches of at least 2, or call .eval() first")
+        # Updates running_mean / running_var in place, with the unbiased (n / (n - 1)) batch variance.
+        y = BatchNormTrain.forward(ctx, x, self.gamma, self.beta, self.running_mean, self.running_var,
+                                        momentum=self.momentum, eps=self.eps)
+        return self._save(ctx, y)
+
+    def backward(self, dL_dy: Any) -> Any:
+        """Keeps dgamma, dbeta; returns dL_dx (through the batch statistics when training)."""
+        ctx, g, as_tensor = self._upstream(dL_dy)
+        op = BatchNormTrain if ctx.training else BatchNormEval
+        dx, self.dgamma, self.dbeta, _, _ = op.backward(ctx, g)
+        return self._give(dx, as_tensor)
+
+    def _save(self, ctx: Any, y: Any) -> Any:
+        ctx.training = self.training  # backward must match the forward's mode, even if eval() came between
+        return super()._save(ctx, y)
+
+    def __repr__(self) -> str:
+        return f"BatchNorm1D({self.num_features}, momentum={self.momentum}, eps={self.eps})"
+
+
+class _Activation(Layer):
+    """A parameter-free elementwise layer: forward and backward are one op's."""
+
+    op: Any = None
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def forward(self, x: Any) -> Any:
+        x, backend = self._begin(x)
+        ctx = context(backend, (True,))
+        return self._save(ctx, self.op.forward(ctx, x, **self._kwargs()))
+
+    def backward(self, dL_dy: Any) -> Any:
+        ctx, g, as_tensor = self._upstream(dL_dy)
+        return self._give(self.op.backward(ctx, g), as_tensor)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ReLU(_Activation):
+    """max(x, 0); the gradient passes only where x > 0."""
+
+    op = act.ReLU
+
+
+class Sigmoid(_Activation):
+    """1 / (1 + e^-x); dL/dx = dL/dy * y * (1 - y)."""
+
+    op = act.Sigmoid
+
+
+class Tanh(_Activation):
+    """tanh(x); dL/dx = dL/dy * (1 - y^2)."""
+
+    op = act.Tanh
+
+
+class LeakyReLU(_Activation):
+    """x where x > 0, else alpha * x: negative inputs keep a small gradient."""
+
+    op = act.LeakyReLU
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"slope": self.alpha}
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(alpha={self.alpha})"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training zero each value with probability p and scale the rest by 1/(1-p)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p is a probability, between 0 and 1; got {p}")
+        self.p = p
+
+    def forward(self, x: Any) -> Any:
+        """Training: a fresh random mask each call; evaluation: the identity (no rescaling needed)."""
+        x, backend = self._begin(x)
+        ctx = context(backend, (True,))
+        ctx.identity = not self.training or self.p == 0.0
+        if ctx.identity:
+            return self._save(ctx, x)
+        if self.p == 1.0:  # everything dropped: 1/(1-p) would divide by zero
+            ctx.identity = None
+            return self._save(ctx, x * 0)
+        return self._save(ctx, DropoutOp.forward(ctx, x, p=self.p))
+
+    def backward(self, dL_dy: Any) -> Any:
+        """The gradient flows only through the kept values, scaled as they were."""
+        ctx, g, as_tensor = self._upstream(dL_dy)
+        if ctx.identity is None:
+            return self._give(g * 0, as_tensor)
+        return self._give(g if ctx.identity else DropoutOp.backward(ctx, g), as_tensor)
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
