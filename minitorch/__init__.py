@@ -7,7 +7,7 @@ from .creation import arange, full, ones, ones_like, rand, randn, randn_like, te
 from .dtypes import bool_, double, float16, float32, float64, int32, int64, long, uint8
 from .ops import cat, exp, log, matmul, maximum, minimum, sqrt, stack, where
 from .tensor import Tensor
-from . import nn, optim
+from . import data, nn, optim, training
 from .serialization import load, save
 
 __version__ = "0.1.0"

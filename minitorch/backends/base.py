@@ -30,7 +30,7 @@ class Backend:
     # -- transfers -------------------------------------------------------------------------
     def from_host(self, array: np.ndarray) -> Any:
         """Copy a NumPy array onto this backend's device."""
-        return self.xp.asarray(array)
+        return self.xp.asarray(array, copy=True)
 
     def to_host(self, array: Any) -> np.ndarray:
         """Copy an array of this backend into a NumPy array."""
