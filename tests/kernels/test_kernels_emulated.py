@@ -31,7 +31,7 @@ def assert_all_ok(results):
 
 # ---- softmax + cross-entropy -------------------------------------------------------------------
 # C <= 1024 takes the warp-per-row kernel, larger C the block-per-row one; N small when C is large.
-XENT_SHAPES = [(1, 1), (37, 10), (5, 1000), (2, 1025), (3, 5000)]
+XENT_SHAPES = [(1, 1), (37, 10), (5, 1000), (2, 1025), (1, 5000), (3, 5000)]
 
 
 @pytest.mark.parametrize("n,c", XENT_SHAPES, ids=[f"{n}x{c}" for n, c in XENT_SHAPES])
@@ -84,7 +84,9 @@ def test_xent_is_deterministic(k):
 # ---- BatchNorm ---------------------------------------------------------------------------------
 # (N, C) uses the channels-across-a-warp kernel (blockDim.y 8 below N=256, 32 from there);
 # (N, C, *spatial) the block-per-channel one. None of the N*HW counts are multiples of 32.
-BN_SHAPES = [(2, 3), (37, 5), (300, 40), (1, 4, 3, 3), (3, 2, 11), (4, 3, 5, 7), (2, 5, 1, 1)]
+# (1030, 3) and (2, 3, 64, 65) are big enough to split the batch over grid.y (partials + finish kernel).
+BN_SHAPES = [(2, 3), (37, 5), (300, 40), (1030, 3), (1, 4, 3, 3), (3, 2, 11), (4, 3, 5, 7), (2, 5, 1, 1),
+             (2, 3, 64, 65)]
 
 
 @pytest.mark.parametrize("shape", BN_SHAPES, ids=["x".join(map(str, s)) for s in BN_SHAPES])
