@@ -55,6 +55,26 @@ def backend_label(framework: str, device: str) -> str:
     return framework
 
 
+def _cpu_ticks() -> tuple[int, int, int] | None:
+    """(busy, total) clock ticks of the whole machine and this process's own ticks; None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        with open("/proc/self/stat") as f:
+            own = f.read().rsplit(")", 1)[1].split()
+        return sum(fields) - fields[3] - fields[4], sum(fields), int(own[11]) + int(own[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def other_load(before: tuple | None, after: tuple | None) -> float | None:
+    """Cores kept busy by other processes between two _cpu_ticks(): a shared box's noise, recorded per benchmark."""
+    if not before or not after or after[1] == before[1]:
+        return None
+    busy, total, own = (a - b for a, b in zip(after, before))
+    return max(0.0, (busy - own) / total * (os.cpu_count() or 1))
+
+
 def measure(benchmark, fn: Callable[[], Any], sync: Callable[[], None], *, batch: int | None = None,
             flops: float | None = None, **info: Any) -> None:
     """Time fn (+ sync) with pedantic rounds sized to BUDGET_S; record info, samples/s and GFLOP/s (from the min)."""
@@ -74,7 +94,9 @@ def measure(benchmark, fn: Callable[[], Any], sync: Callable[[], None], *, batch
     rounds = int(min(MAX_ROUNDS, max(MIN_ROUNDS, BUDGET_S / (once * iterations))))
     info.setdefault("dtype", "float32")
     benchmark.extra_info.update(info, batch_size=batch, flops=flops, statistic="min")
+    before = _cpu_ticks()
     benchmark.pedantic(timed, rounds=rounds, iterations=iterations, warmup_rounds=1)
+    benchmark.extra_info["other_load"] = other_load(before, _cpu_ticks())
     stats = getattr(benchmark, "stats", None)
     if stats is None:  # --benchmark-disable: the function ran once as a test, nothing was timed
         return

@@ -14,6 +14,7 @@ UNFUSED = ("composed", "per-parameter")
 MT, REF, PT = "minitorch (numpy)", "NumPy by hand", "PyTorch CPU"  # the columns the ratios compare
 BLAS_OF = {"minitorch-numpy": "numpy", "numpy": "numpy", "minitorch-cupy": "cupy"}  # torch-* use their own
 PAIRS = [("fused", "composed"), ("fused", "per-parameter"), ("foreach", "for-loop")]  # (fast path, baseline)
+NOISY = 0.25  # cores used by other processes during a benchmark above which its number is marked
 ORDER = ["minitorch-numpy", "minitorch-cupy", "numpy", "cupy", "torch-cpu", "torch-cuda"]
 
 
@@ -44,12 +45,20 @@ def table(header: list[str], body: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in body])
 
 
+def mark(row: dict | None) -> str:
+    """A dagger on numbers measured while other processes kept more than NOISY cores busy."""
+    return "†" if row and (row.get("other_load") or 0) > NOISY else ""
+
+
 def us(seconds: float) -> str:
     return f"{seconds * 1e6:,.0f}" if seconds >= 1e-4 else f"{seconds * 1e6:,.1f}"
 
 
-def machine(data: dict) -> str:
+def machine(data: dict, rows: list[dict]) -> str:
     """Where the run happened, from the JSON's machine_info (written by benchmarks/conftest.py)."""
+    loads = sorted(r["other_load"] for r in rows if r.get("other_load") is not None)
+    noise = (f"- other processes kept a median {loads[len(loads) // 2]:.2f} and at most {loads[-1]:.2f} cores busy "
+             f"during a benchmark; † marks numbers taken while that exceeded {NOISY}") if loads else ""
     mi = data.get("machine_info", {})
     mb = mi.get("minitorch_bench", {})
     commit = data.get("commit_info", {})
@@ -62,7 +71,7 @@ def machine(data: dict) -> str:
         f"cupy {mb.get('cupy') or 'not installed'}; minitorch devices: {', '.join(mb.get('devices', []))}",
         f"- run {data.get('datetime', '?')[:19]} at commit {commit.get('id', '?')[:10]}"
         f"{' (dirty tree)' if commit.get('dirty') else ''}; about {mb.get('budget_s', '?')} s of timed rounds "
-        "per benchmark; every number is the minimum over rounds (other load on the box only adds time)"])
+        "per benchmark; every number is the minimum over rounds (other load on the box only adds time)", noise])
 
 
 def blas_rates(rows: list[dict]) -> dict[str, float]:
@@ -80,27 +89,27 @@ def ops_section(rows: list[dict]) -> str:
         text = us(r["seconds"])
         if r.get("gflops") or r["op"] == "matmul":
             text += f" ({r['flops'] / r['seconds'] / 1e9:.0f} GFLOP/s)"
-        cells[(r["op"], r["shape"])][name(r)] = text
+        cells[(r["op"], r["shape"])][name(r)] = text + mark(r)
     body = [[op, shape] + [c.get(col, "") for col in cols] for (op, shape), c in cells.items()]
     return "### Ops: µs per call (forward + backward except matmul and optimizer steps)\n\n" + \
         table(["op", "shape"] + cols, body)
 
 
 def speedups(rows: list[dict]) -> list[tuple]:
-    """(op, shape, backend, fast name, fast s, baseline name, baseline s) for every fused/unfused pair."""
+    """(op, shape, backend, fast name, fast s, baseline name, baseline s, noise mark) per fused/unfused pair."""
     by_key = {(r["op"], r["shape"], r["backend"], r.get("variant")): r for r in rows}
     out = []
     for (op, shape, backend, variant), r in by_key.items():
         for fast, slow in PAIRS:
             other = by_key.get((op, shape, backend, slow))
             if variant == fast and other:
-                out.append((op, shape, backend, fast, r["seconds"], slow, other["seconds"]))
+                out.append((op, shape, backend, fast, r["seconds"], slow, other["seconds"], mark(r) or mark(other)))
     return out
 
 
 def speedup_section(rows: list[dict]) -> str:
-    body = [[op, shape, backend, f"{fast} / {slow}", us(tf), us(ts), f"**{ts / tf:.2f}×**"]
-            for op, shape, backend, fast, tf, slow, ts in speedups(rows)]
+    body = [[op, shape, backend, f"{fast} / {slow}", us(tf), us(ts), f"**{ts / tf:.2f}×**{noisy}"]
+            for op, shape, backend, fast, tf, slow, ts, noisy in speedups(rows)]
     return ("### Fused vs composed (speed-up = unfused time / fused time; `MINITORCH_FUSED=0` is the unfused path)\n\n"
             + table(["op", "shape", "backend", "variants", "fast µs", "baseline µs", "speed-up"], body))
 
@@ -121,12 +130,12 @@ def train_section(rows: list[dict]) -> str:
     body = []
     for (width, layers, batch), cell in grid.items():
         sps = {c: r["samples_per_s"] for c, r in cell.items()}
-        line = [f"{width} ({'-'.join(map(str, layers))})", batch] + [f"{sps[c]:,.0f}" if c in sps else "" for c in cols]
+        line = [f"{width} ({'-'.join(map(str, layers))})", batch] + [f"{sps[c]:,.0f}{mark(cell[c])}" if c in sps else "" for c in cols]
         line.append(f"{sps[mt] / sps[pt]:.2f}" if mt in sps and pt in sps else "")
         line.append(f"{sps[ref] / sps[pt]:.2f}" if ref in sps and pt in sps else "")
         line.append(f"{(sps[ref] / sps[mt] - 1) * 100:+.0f}%" if mt in sps and ref in sps else "")
         body.append(line)
-    head = ["network", "batch"] + cols + ["minitorch ÷ PyTorch", "NumPy by hand ÷ PyTorch", "minitorch time over NumPy by hand"]
+    head = ["network", "batch"] + cols + ["minitorch ÷ PyTorch (>1: faster)", "NumPy by hand ÷ PyTorch", "minitorch step time over NumPy by hand"]
     return ("### Training step: samples/s (forward, cross-entropy, zero_grad, backward, Adam; float32; higher is better)\n\n"
             + table(head, body))
 
@@ -143,7 +152,7 @@ def floor_section(rows: list[dict], rates: dict[str, float]) -> str:
         for c in cols:
             r = cell.get(c)
             rate = rates.get(BLAS_OF.get(r["backend"], r["backend"])) if r else None
-            text = f"{r['seconds'] * 1e3:.2f}" if r else ""
+            text = f"{r['seconds'] * 1e3:.2f}{mark(r)}" if r else ""
             if rate:
                 above = 1 - flops / (rate * 1e9) / r["seconds"]
                 text += f" ({above * 100:.0f}%)" if above >= 0 else " (below: BLAS rate under-measured)"
@@ -176,10 +185,11 @@ def chart(rows: list[dict], path: Path) -> None:
     ax1.set_yscale("log")
     ax1.set_ylabel("samples / s (log)")
     ax1.set_title("Training step throughput")
-    ax1.legend(fontsize=8)
+    if cols:
+        ax1.legend(fontsize=8)
     pairs = [s for s in speedups(rows) if s[2].startswith("minitorch")]
     labels = [f"{op} {shape}" for op, shape, *_ in pairs]
-    ax2.barh(range(len(pairs)), [ts / tf for *_, tf, _, ts in pairs], color="tab:green")
+    ax2.barh(range(len(pairs)), [ts / tf for *_, tf, _, ts, _ in pairs], color="tab:green")
     ax2.axvline(1.0, color="black", lw=0.8)
     ax2.set_yticks(range(len(pairs)), labels, fontsize=7)
     ax2.invert_yaxis()
@@ -205,7 +215,7 @@ def main(argv: list[str]) -> int:
         f"Generated by `benchmarks/report.py` from `{src.name}`; chart: `{png.name}`. Reproduce with:\n\n"
         "```\npytest benchmarks/ --benchmark-only --benchmark-json=benchmarks/results/latest.json && "
         "python benchmarks/report.py benchmarks/results/latest.json\n```",
-        "## Machine\n\n" + machine(data),
+        "## Machine\n\n" + machine(data, rows),
         train_section(rows), floor_section(rows, rates), speedup_section(rows), ops_section(rows),
         f"![training throughput and fused speed-ups]({png.name})"]) + "\n"
     (out_dir / "README.md").write_text(text)
