@@ -1,4 +1,4 @@
-"""A hand-written NumPy training step for the benchmark MLPs: the floor a NumPy-backed framework's overhead is measured against."""
+"""A hand-written NumPy training step for the benchmark MLPs: the floor a NumPy-backed framework is measured against."""
 from __future__ import annotations
 
 import math

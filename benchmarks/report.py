@@ -130,13 +130,16 @@ def train_section(rows: list[dict]) -> str:
     body = []
     for (width, layers, batch), cell in grid.items():
         sps = {c: r["samples_per_s"] for c, r in cell.items()}
-        line = [f"{width} ({'-'.join(map(str, layers))})", batch] + [f"{sps[c]:,.0f}{mark(cell[c])}" if c in sps else "" for c in cols]
+        line = [f"{width} ({'-'.join(map(str, layers))})", batch]
+        line += [f"{sps[c]:,.0f}{mark(cell[c])}" if c in sps else "" for c in cols]
         line.append(f"{sps[mt] / sps[pt]:.2f}" if mt in sps and pt in sps else "")
         line.append(f"{sps[ref] / sps[pt]:.2f}" if ref in sps and pt in sps else "")
         line.append(f"{(sps[ref] / sps[mt] - 1) * 100:+.0f}%" if mt in sps and ref in sps else "")
         body.append(line)
-    head = ["network", "batch"] + cols + ["minitorch ÷ PyTorch (>1: faster)", "NumPy by hand ÷ PyTorch", "minitorch step time over NumPy by hand"]
-    return ("### Training step: samples/s (forward, cross-entropy, zero_grad, backward, Adam; float32; higher is better)\n\n"
+    head = ["network", "batch"] + cols + ["minitorch ÷ PyTorch (>1: faster)", "NumPy by hand ÷ PyTorch",
+                                          "minitorch step time over NumPy by hand"]
+    return ("### Training step: samples/s (forward, cross-entropy, zero_grad, backward, Adam; float32; "
+            "higher is better)\n\n"
             + table(head, body))
 
 
@@ -160,7 +163,8 @@ def floor_section(rows: list[dict], rates: dict[str, float]) -> str:
         body.append(line)
     rate_text = ", ".join(f"{k} {rates[k]:.0f} GFLOP/s" for k in libs)
     return ("### GEMM floor\n\n"
-            "Step FLOPs = 2·B·(3·Σ in·out − in₀·out₀) over the Linear layers: one forward and two backward GEMMs "
+            "Step FLOPs = 2·B·(3·Σ in·out − in₀·out₀) over the Linear layers: one forward and two backward "
+            "GEMMs "
             "(dW, dx) per layer, minus the input layer's dx GEMM, which every framework here skips. "
             f"Floor = step FLOPs / the library's 1024³ float32 GEMM rate ({rate_text}). Cells: step ms "
             "(share of the step above the floor: small-GEMM inefficiency, elementwise work, framework overhead).\n\n"
