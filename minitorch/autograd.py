@@ -94,33 +94,43 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run forward on the tensors' arrays; record the graph when an input requires grad."""
-        from .tensor import Tensor
-        device = None
-        raw = []
-        for a in args:
-            if isinstance(a, Tensor):
-                if device is None:
-                    device = a.device
-                elif a.device != device:
+        tensor_type = _tensor_type()
+        backend, needs, raw = None, False, []
+        for a in args:  # one pass: unwrap arrays, check devices, see whether any input needs grad
+            if isinstance(a, tensor_type):
+                if backend is None:
+                    backend = a.backend
+                elif a.backend is not backend:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on one device, "
-                                       f"got {device} and {a.device}; move one with .to(device)")
+                                       f"got {backend.device} and {a.device}; move one with .to(device)")
+                needs = needs or a.requires_grad
                 raw.append(a.data)
             else:
                 raw.append(a)
-        backend = next(a for a in args if isinstance(a, Tensor)).backend
         ctx = Context(backend)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError) as exc:
             raise _explain(cls.__name__, raw, exc) from exc
-        needs = _grad_enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
         backend = ctx.__dict__.get("out_backend", backend)  # only ToDevice changes device
-        if not needs:
-            return Tensor._make(out, backend, False, None)
+        if not (needs and _grad_enabled):
+            return tensor_type._make(out, backend, False, None)
         ctx.fn = cls
         ctx.inputs = args
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        return Tensor._make(out, backend, True, ctx)
+        ctx.needs_input_grad = tuple(isinstance(a, tensor_type) and a.requires_grad for a in args)
+        return tensor_type._make(out, backend, True, ctx)
+
+
+_TENSOR = None
+
+
+def _tensor_type() -> type:
+    """minitorch.Tensor, looked up once (tensor.py imports this module, so not at import time)."""
+    global _TENSOR
+    if _TENSOR is None:
+        from .tensor import Tensor
+        _TENSOR = Tensor
+    return _TENSOR
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:

@@ -1,6 +1,7 @@
 """Tensor: an xp array, the backend (device) it lives on, and its autograd fields."""
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 from typing import Any
 
@@ -70,7 +71,7 @@ class Tensor:
         return self.ndim
 
     def numel(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.data.shape)
 
     def __len__(self) -> int:
         if self.ndim == 0:

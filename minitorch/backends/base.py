@@ -64,6 +64,12 @@ class Backend:
         """Standard normal samples."""
         return self.from_host(self.rng.standard_normal(shape).astype(np.dtype(str(dtype).split(".")[-1])))
 
+    def dropout_mask(self, shape: tuple[int, ...], p: float, dtype: Any) -> Any:
+        """Inverted-dropout multipliers: 0 with probability p, else 1/(1-p)."""
+        xp = self.xp
+        keep = self.rand(shape, dtype) >= p
+        return xp.astype(keep, dtype) * (1.0 / (1.0 - p))
+
     # -- indexing beyond the standard ---------------------------------------------------------
     def index(self, array: Any, key: Any) -> Any:
         """`array[key]` for any NumPy-style key (slices mixed with integer arrays included)."""

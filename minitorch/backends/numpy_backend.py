@@ -1,6 +1,10 @@
 """The CPU backend: NumPy."""
 from __future__ import annotations
 
+import ctypes
+import math
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -8,11 +12,34 @@ import numpy as np
 from .base import Backend
 
 
+def _keep_freed_memory() -> None:
+    """Stop glibc returning large freed blocks to the OS after every training step.
+
+    Each step allocates the same multi-megabyte temporaries; by default glibc serves them with
+    mmap and unmaps them on free, so the next step page-faults all of that memory in again
+    (measured: ~4,000 faults and +65% time per step on the wide MLP). Raising the mmap and trim
+    thresholds keeps such blocks in the heap for reuse. MINITORCH_MALLOC_TUNE=0 opts out.
+    """
+    if os.environ.get("MINITORCH_MALLOC_TUNE", "1") == "0" or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (musl, ...): nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # glibc's ceiling for this setting
+    libc.mallopt(m_trim_threshold, 256 * 1024 * 1024)
+
+
 class NumpyBackend(Backend):
     """NumPy on the CPU (device "cpu")."""
 
     name = "numpy"
     device = "cpu"
+
+    def __init__(self) -> None:
+        _keep_freed_memory()
+        super().__init__()
 
     @property
     def xp(self) -> Any:
@@ -27,6 +54,16 @@ class NumpyBackend(Backend):
 
     def randn(self, shape: tuple[int, ...], dtype: Any) -> Any:
         return self.rng.standard_normal(shape, dtype=dtype)
+
+    def dropout_mask(self, shape: tuple[int, ...], p: float, dtype: Any) -> Any:
+        # Raw 32-bit draws compared with p * 2^32 are ~1.6x cheaper than uniform floats (the
+        # generator is the step's costliest elementwise work) and resolve p more finely (2^-32
+        # against float32's 2^-24), so the keep rate is 1 - p and the scale exactly 1/(1-p).
+        n = math.prod(shape)
+        bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+        mask = (bits >= np.uint32(min(round(p * 2.0**32), 2**32 - 1))).astype(dtype)
+        mask *= 1.0 / (1.0 - p)
+        return mask
 
     @staticmethod
     def is_available() -> bool:

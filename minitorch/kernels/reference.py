@@ -21,22 +21,22 @@ def softmax_cross_entropy_forward(
     """Cross-entropy of softmax(logits) against class indices; returns (loss, per-row lse)."""
     xp = logits.__array_namespace__()
     n, c = logits.shape
-    dtype = logits.dtype
     valid = target != ignore_index
     m = xp.max(logits, axis=1, keepdims=True)
-    # A row of -inf has max -inf; shifting by 0 instead keeps x - m free of inf - inf.
-    m = xp.where(xp.isfinite(m), m, xp.asarray(0.0, dtype=dtype))
+    # A row of -inf has max -inf; shifting it by 0 instead keeps x - m free of inf - inf.
+    m = xp.where(m > -math.inf, m, 0.0)
     z = logits - m  # the only full-size temporary the standard forces on us
-    zero, one = xp.asarray(0.0, dtype=dtype), xp.asarray(1.0, dtype=dtype)
-    # Per-row values of ignored rows are masked (O(N) work) before they can make log(0) or inf - inf.
-    log_s = xp.log(xp.where(valid, xp.sum(xp.exp(z), axis=1), one))
-    safe_t = xp.where(valid, target, xp.zeros_like(target))
-    z_t = xp.where(valid, xp.take_along_axis(z, safe_t[:, None], axis=1)[:, 0], zero)
+    s = xp.sum(xp.exp(z), axis=1)
+    # An ignored row of -inf sums to 0: take log(1) there rather than warn about log(0).
+    log_s = xp.log(xp.where(valid, s, 1.0))
+    safe_t = xp.where(valid, target, 0)
+    z_t = xp.take_along_axis(z, safe_t[:, None], axis=1)[:, 0]
     # Work on shifted values: lse - x_t == log_s - z_t keeps precision when |x| ~ 1e4.
     loss = log_s - (1.0 - label_smoothing) * z_t
     if label_smoothing:
-        loss = loss - (label_smoothing / c) * xp.where(valid, xp.sum(z, axis=1), zero)
-    lse = xp.where(valid, log_s + m[:, 0], zero)
+        loss = loss - (label_smoothing / c) * xp.sum(z, axis=1)
+    loss = xp.where(valid, loss, 0.0)  # where, not a 0-mask multiply: inf * 0 would be NaN
+    lse = log_s + m[:, 0]
     if reduction == "none":
         return loss, lse
     total = xp.sum(loss)
@@ -44,10 +44,9 @@ def softmax_cross_entropy_forward(
         return total, lse
     if reduction != "mean":
         raise ValueError(f"cross_entropy: unknown reduction {reduction!r} (expected 'mean', 'sum' or 'none')")
-    count = xp.sum(xp.astype(valid, dtype))
+    count = xp.sum(xp.astype(valid, logits.dtype))
     # PyTorch gives NaN when every row is ignored; build it without a 0/0 warning.
-    nan = xp.asarray(math.nan, dtype=dtype)
-    return xp.where(count > 0, total / xp.where(count > 0, count, 1.0), nan), lse
+    return xp.where(count > 0, total / xp.where(count > 0, count, 1.0), math.nan), lse
 
 
 def softmax_cross_entropy_backward(
@@ -150,8 +149,11 @@ def adam_step(
     if not params:
         return
     xp = params[0].__array_namespace__()
-    step_size = lr / (1.0 - beta1**step)
-    bc2_sqrt = math.sqrt(1.0 - beta2**step)
+    # m / (sqrt(v)/bc2 + eps) == bc2 * m / (sqrt(v) + eps*bc2): folding the bias corrections into
+    # two scalars saves two passes over every parameter; temporaries are reused in place.
+    bc2 = math.sqrt(1.0 - beta2**step)
+    step_size = lr / (1.0 - beta1**step) * bc2
+    eps_hat = eps * bc2
     for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
         if weight_decay and decoupled:
             p *= 1.0 - lr * weight_decay
@@ -160,11 +162,14 @@ def adam_step(
         m *= beta1
         m += (1.0 - beta1) * g
         v *= beta2
-        v += (1.0 - beta2) * (g * g)
+        g2 = (1.0 - beta2) * g
+        g2 *= g
+        v += g2
         denom = xp.sqrt(v)
-        denom /= bc2_sqrt
-        denom += eps
-        p -= step_size * (m / denom)
+        denom += eps_hat
+        update = m / denom
+        update *= step_size
+        p -= update
 
 
 def sgd_step(

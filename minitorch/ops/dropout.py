@@ -9,16 +9,14 @@ class Dropout(Function):
 
     @staticmethod
     def forward(ctx, x, p=0.5):
-        xp = ctx.xp
-        keep = ctx.backend.rand(x.shape, x.dtype) >= p
-        ctx.save_for_backward(keep)
-        ctx.scale = 1.0 / (1.0 - p)
-        return xp.where(keep, x * ctx.scale, xp.zeros_like(x))
+        mask = ctx.backend.dropout_mask(x.shape, p, x.dtype)  # 0 or 1/(1-p), drawn on the device
+        ctx.save_for_backward(mask)
+        return x * mask
 
     @staticmethod
     def backward(ctx, grad):
-        (keep,) = ctx.saved
-        return ctx.xp.where(keep, grad * ctx.scale, ctx.xp.zeros_like(grad))
+        (mask,) = ctx.saved
+        return grad * mask
 
 
 def dropout(x, p=0.5, training=True):

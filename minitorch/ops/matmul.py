@@ -50,7 +50,9 @@ class Linear(Function):
                                f"{tuple(w.shape)} (expected last dim {w.shape[1]})")
         ctx.save_for_backward(x, w)
         y = x @ w.T
-        return y if b is None else y + b
+        if b is not None:
+            y += b  # in place: the product is a fresh array, so no second output buffer
+        return y
 
     @staticmethod
     def backward(ctx, grad):
