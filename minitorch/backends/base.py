@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import as_dtype
+
 
 class Backend:
     """An array library bound to one device: its `xp` namespace, RNG, transfers and fused kernels."""
@@ -58,11 +60,11 @@ class Backend:
 
     def rand(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """Uniform samples in [0, 1)."""
-        return self.from_host(self.rng.random(shape, dtype=np.float64).astype(np.dtype(str(dtype).split(".")[-1])))
+        return self.from_host(self.rng.random(shape).astype(as_dtype(dtype)))
 
     def randn(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """Standard normal samples."""
-        return self.from_host(self.rng.standard_normal(shape).astype(np.dtype(str(dtype).split(".")[-1])))
+        return self.from_host(self.rng.standard_normal(shape).astype(as_dtype(dtype)))
 
     def dropout_mask(self, shape: tuple[int, ...], p: float, dtype: Any) -> Any:
         """Inverted-dropout multipliers: 0 with probability p, else 1/(1-p)."""
