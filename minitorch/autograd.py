@@ -164,10 +164,11 @@ def _topological_order(root: Context) -> list[Context]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for t in node.inputs:
-            parent = getattr(t, "grad_fn", None)
-            if parent is not None and id(parent) not in visited:
-                stack.append((parent, False))
+        for t, needed in zip(node.inputs, node.needs_input_grad):
+            if needed:  # only tensors that require grad lead anywhere (and only they have grad_fn)
+                parent = t.grad_fn
+                if parent is not None and id(parent) not in visited:
+                    stack.append((parent, False))
     order.reverse()
     return order
 
@@ -197,7 +198,8 @@ def run_backward(root: Any, grad: Any, retain_graph: bool = False) -> None:
         for t, gi, needed in zip(node.inputs, grads, node.needs_input_grad):
             if not needed or gi is None:
                 continue
-            gi = unbroadcast(gi, t.data.shape)
+            if gi.shape != t.data.shape:
+                gi = unbroadcast(gi, t.data.shape)
             if t.grad_fn is not None:
                 key = id(t.grad_fn)
                 pending[key] = gi if key not in pending else pending[key] + gi

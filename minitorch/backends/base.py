@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import as_dtype
+from ..kernels import reference
 
 
 class Backend:
@@ -26,7 +27,6 @@ class Backend:
     @property
     def kernels(self) -> Any:
         """Fused kernels: the xp references here; CUDA launchers on the CuPy backend."""
-        from ..kernels import reference
         return reference
 
     # -- transfers -------------------------------------------------------------------------

@@ -20,6 +20,11 @@ BN_TARGET_BLOCKS = 256  # about two waves of blocks on a 132-SM H100: enough to 
 OPTIM_CHUNK = 4096  # elements per block iteration of the multi-tensor optimizer kernels
 
 
+def _ignore(ignore_index: int | None) -> int:
+    """None (no row is ignored) becomes a label no validated target can hold."""
+    return -(2**63) if ignore_index is None else ignore_index
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -68,7 +73,7 @@ class CudaKernels:
         target = xp.ascontiguousarray(target, dtype=np.int64)
         row_loss = xp.empty(n, dtype=np.float32)
         lse = xp.empty(n, dtype=np.float32)
-        args = (logits, target, row_loss, lse, np.int64(n), np.int32(c), np.int64(ignore_index),
+        args = (logits, target, row_loss, lse, np.int64(n), np.int32(c), np.int64(_ignore(ignore_index)),
                 np.float32(label_smoothing))
         if c <= WARP_ROWS_MAX_C:
             grid, block, name = (_ceil_div(n, ROWS_PER_BLOCK),), (32 * ROWS_PER_BLOCK,), "xent_forward_warp"
@@ -79,7 +84,7 @@ class CudaKernels:
             return row_loss, lse
         out = xp.empty(1, dtype=np.float32)
         self._fn("softmax_xent.cu", "xent_reduce")(
-            (1,), (256,), (row_loss, target, np.int64(n), np.int64(ignore_index), np.int32(reduction == "mean"), out))
+            (1,), (256,), (row_loss, target, np.int64(n), np.int64(_ignore(ignore_index)), np.int32(reduction == "mean"), out))
         return xp.reshape(out, ()), lse
 
     def softmax_cross_entropy_backward(
@@ -102,7 +107,7 @@ class CudaKernels:
         if reduction == "mean":  # grad / count computed on the device: no host round trip
             mean_scale = xp.empty(1, dtype=np.float32)
             self._fn("softmax_xent.cu", "xent_mean_scale")(
-                (1,), (256,), (scale, target, np.int64(n), np.int64(ignore_index), mean_scale))
+                (1,), (256,), (scale, target, np.int64(n), np.int64(_ignore(ignore_index)), mean_scale))
             scale = mean_scale
         dx = xp.empty((n, c), dtype=np.float32)
         if c <= WARP_ROWS_MAX_C:
@@ -111,7 +116,7 @@ class CudaKernels:
             rows, grid, block = 1, (n, max(1, min(c // (8 * ROW_BLOCK), MAX_GRID))), (ROW_BLOCK,)
         self._fn("softmax_xent.cu", "xent_backward")(
             grid, block, (logits, target, lse, scale, np.int64(stride), dx, np.int64(n), np.int32(c),
-                          np.int64(ignore_index), np.float32(label_smoothing), np.int32(rows)))
+                          np.int64(_ignore(ignore_index)), np.float32(label_smoothing), np.int32(rows)))
         return dx
 
     # ---- BatchNorm -----------------------------------------------------------------------------

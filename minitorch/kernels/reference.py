@@ -16,26 +16,32 @@ def _per_row_scale(valid: Array, grad: Array, count: Array | None, dtype: Any) -
 
 
 def softmax_cross_entropy_forward(
-    logits: Array, target: Array, ignore_index: int, label_smoothing: float, reduction: str
+    logits: Array, target: Array, ignore_index: int | None, label_smoothing: float, reduction: str
 ) -> tuple[Array, Array]:
-    """Cross-entropy of softmax(logits) against class indices; returns (loss, per-row lse)."""
+    """Cross-entropy of softmax(logits) against class indices; returns (loss, per-row lse).
+
+    ignore_index=None promises that no row is ignored (the caller checked), which skips the masking.
+    """
     xp = logits.__array_namespace__()
     n, c = logits.shape
-    valid = target != ignore_index
+    valid = None if ignore_index is None else target != ignore_index
     m = xp.max(logits, axis=1, keepdims=True)
     # A row of -inf has max -inf; shifting it by 0 instead keeps x - m free of inf - inf.
     m = xp.where(m > -math.inf, m, 0.0)
     z = logits - m  # the only full-size temporary the standard forces on us
     s = xp.sum(xp.exp(z), axis=1)
-    # An ignored row of -inf sums to 0: take log(1) there rather than warn about log(0).
-    log_s = xp.log(xp.where(valid, s, 1.0))
-    safe_t = xp.where(valid, target, 0)
-    z_t = xp.take_along_axis(z, safe_t[:, None], axis=1)[:, 0]
+    if valid is not None:
+        # An ignored row of -inf sums to 0: take log(1) there rather than warn about log(0).
+        s = xp.where(valid, s, 1.0)
+        target = xp.where(valid, target, 0)
+    log_s = xp.log(s)
+    z_t = xp.take_along_axis(z, target[:, None], axis=1)[:, 0]
     # Work on shifted values: lse - x_t == log_s - z_t keeps precision when |x| ~ 1e4.
     loss = log_s - (1.0 - label_smoothing) * z_t
     if label_smoothing:
         loss = loss - (label_smoothing / c) * xp.sum(z, axis=1)
-    loss = xp.where(valid, loss, 0.0)  # where, not a 0-mask multiply: inf * 0 would be NaN
+    if valid is not None:
+        loss = xp.where(valid, loss, 0.0)  # where, not a 0-mask multiply: inf * 0 would be NaN
     lse = log_s + m[:, 0]
     if reduction == "none":
         return loss, lse
@@ -44,6 +50,8 @@ def softmax_cross_entropy_forward(
         return total, lse
     if reduction != "mean":
         raise ValueError(f"cross_entropy: unknown reduction {reduction!r} (expected 'mean', 'sum' or 'none')")
+    if valid is None:
+        return total / n, lse
     count = xp.sum(xp.astype(valid, logits.dtype))
     # PyTorch gives NaN when every row is ignored; build it without a 0/0 warning.
     return xp.where(count > 0, total / xp.where(count > 0, count, 1.0), math.nan), lse
@@ -51,28 +59,33 @@ def softmax_cross_entropy_forward(
 
 def softmax_cross_entropy_backward(
     grad: Array, logits: Array, target: Array, lse: Array,
-    ignore_index: int, label_smoothing: float, reduction: str,
+    ignore_index: int | None, label_smoothing: float, reduction: str,
 ) -> Array:
     """d loss / d logits = g_i (softmax(x_i) - q_i) / count, recomputed from the saved lse."""
     xp = logits.__array_namespace__()
     n, c = logits.shape
     dtype = logits.dtype
-    valid = target != ignore_index
-    count = xp.sum(xp.astype(valid, dtype)) if reduction == "mean" else None
-    scale = _per_row_scale(valid, grad, count, dtype)
-    # lse = +inf on ignored rows makes their softmax exactly 0, so the later scale-by-0 stays finite.
-    lse_safe = xp.where(valid, lse, xp.asarray(math.inf, dtype=dtype))
-    dx = xp.exp(logits - lse_safe[:, None])
+    if ignore_index is None:  # no ignored rows: count is n
+        scale = xp.astype(grad, dtype) / n if reduction == "mean" else xp.astype(grad, dtype)
+    else:
+        valid = target != ignore_index
+        count = xp.sum(xp.astype(valid, dtype)) if reduction == "mean" else None
+        scale = _per_row_scale(valid, grad, count, dtype)
+        # lse = +inf on ignored rows makes their softmax exactly 0, so the later scale-by-0 stays finite.
+        lse = xp.where(valid, lse, math.inf)
+    dx = xp.exp(logits - lse[:, None])
     if label_smoothing:
         dx -= label_smoothing / c
     onehot = xp.arange(c, dtype=target.dtype) == target[:, None]
     dx[onehot] -= 1.0 - label_smoothing  # touches N elements, not N*C
-    dx *= scale[:, None]
+    dx *= scale[:, None] if scale.ndim else scale
     return dx
 
 
 def _channel_view(x: Array, v: Array) -> Array:
     """Reshape a per-channel (C,) vector so it broadcasts against x of shape (N, C, *spatial)."""
+    if x.ndim == 2:
+        return v  # (C,) already broadcasts against (N, C)
     xp = x.__array_namespace__()
     return xp.reshape(v, (1, x.shape[1]) + (1,) * (x.ndim - 2))
 

@@ -33,7 +33,8 @@ def _flatten_classes(x, target):
     return x, target
 
 
-def _check_targets(x, target, ignore_index):
+def _check_targets(x, target, ignore_index) -> bool:
+    """Raise on labels outside [0, C) other than ignore_index; return whether any row may be ignored."""
     expected = (x.shape[0],) + x.shape[2:] if x.ndim > 1 else ()
     if target.shape != expected:
         raise RuntimeError(f"cross_entropy: target of shape {target.shape} does not match input of shape "
@@ -42,13 +43,17 @@ def _check_targets(x, target, ignore_index):
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
     classes = x.shape[1] if x.ndim > 1 else x.shape[0]
     xp, t = target.xp, target.data
-    if t.size == 0 or (int(xp.min(t)) >= 0 and int(xp.max(t)) < classes):
-        return  # the common case, in two reductions
+    if t.size == 0:
+        return False
+    low, high = int(xp.min(t)), int(xp.max(t))
+    if low >= 0 and high < classes:  # the common case, in two reductions
+        return low <= ignore_index <= high
     bad = ((t < 0) | (t >= classes)) & (t != ignore_index)
     if bool(xp.any(bad)):
         value = int(target.backend.to_host(t)[target.backend.to_host(bad)][0])
         raise IndexError(f"cross_entropy: target {value} is out of bounds for {classes} classes "
                          f"(valid labels are 0..{classes - 1}, or ignore_index={ignore_index})")
+    return True
 
 
 def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoothing=0.0):
@@ -60,10 +65,11 @@ def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoo
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    _check_targets(input, target, ignore_index)
+    may_ignore = _check_targets(input, target, ignore_index)
     x, t = _flatten_classes(input, target)
     if kernels.fused_enabled():
-        loss = CrossEntropy.apply(x, t.data, ignore_index, label_smoothing, reduction)
+        # None tells the kernels no row is ignored, so they skip the masking work.
+        loss = CrossEntropy.apply(x, t.data, ignore_index if may_ignore else None, label_smoothing, reduction)
     else:
         loss = composed_cross_entropy(x, t, ignore_index, label_smoothing, reduction)
     if reduction == "none" and input.ndim != 2:
