@@ -161,7 +161,7 @@ def main(argv=None) -> int:
         if record["val_accuracy"] > best:
             best = record["val_accuracy"]
             mt.save(model.state_dict(), args.out / "model.npz")
-        mt.save(checkpoint(args, model, optimizer, scheduler, history, best, epoch + 1), args.out / "checkpoint.npz")
+        mt.save(checkpoint(model, optimizer, scheduler, history, best, epoch + 1), args.out / "checkpoint.npz")
 
     fit(model, optimizer, train_loader, val_loader, args.epochs, loss_fn=loss_fn, scheduler=scheduler,
         start_epoch=start, max_steps=args.max_steps, progress=progress_bars(args, len(train_set)),
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def checkpoint(args, model, optimizer, scheduler, history, best, epoch):
+def checkpoint(model, optimizer, scheduler, history, best, epoch):
     """Everything a resumed run needs to continue as if never stopped."""
     backend = mt.get_backend(mt.default_device())
     rng = {"host": mt.backends.host_rng().bit_generator.state, "device": backend.rng_state()}

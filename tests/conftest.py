@@ -1,7 +1,6 @@
 """Shared fixtures: `device` runs a test on every backend this machine has."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import minitorch as mt

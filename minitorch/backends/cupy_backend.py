@@ -91,7 +91,6 @@ class CupyBackend(Backend):
         self._cupy = cupy
         self.index = index
         self.device = "cuda" if index == 0 else f"cuda:{index}"
-        self._kernels = None
         self._staging = PinnedStaging(cupy)
         with cupy.cuda.Device(index):
             super().__init__()
@@ -102,12 +101,9 @@ class CupyBackend(Backend):
 
     @property
     def kernels(self) -> Any:
-        from .. import kernels
-        if not kernels.fused_enabled():
-            return kernels.reference
-        if self._kernels is None:
-            self._kernels = kernels.cuda_kernels()
-        return self._kernels
+        # Whether to use them (MINITORCH_FUSED) is the ops' decision; cuda_kernels() is cached.
+        from ..kernels import cuda_kernels
+        return cuda_kernels()
 
     def from_host(self, array: np.ndarray) -> Any:
         with self._cupy.cuda.Device(self.index):

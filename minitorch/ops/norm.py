@@ -1,7 +1,6 @@
 """Normalisation: batch_norm (fused kernels, or composed from ops) and layer_norm."""
 from __future__ import annotations
 
-import math
 
 from ..autograd import Function, no_grad
 from .. import kernels
