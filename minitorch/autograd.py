@@ -2,14 +2,27 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable, Sequence
 
-_grad_enabled = True
+
+class _GradState(threading.local):
+    """Grad mode is per thread, as in PyTorch: no_grad() in one thread never affects another."""
+
+    enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    """Whether new ops record the graph."""
-    return _grad_enabled
+    """Whether new ops record the graph (in this thread)."""
+    return _state.enabled
+
+
+def set_grad_enabled(mode: bool) -> None:
+    """Turn graph recording on or off for this thread."""
+    _state.enabled = bool(mode)
 
 
 class _GradMode:
@@ -18,12 +31,10 @@ class _GradMode:
     enabled: bool
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, self.enabled
+        self._prev, _state.enabled = _state.enabled, self.enabled
 
     def __exit__(self, *exc: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev
+        _state.enabled = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -62,18 +73,26 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 class Context:
     """What a Function's forward leaves for its backward; also the graph node of its output."""
 
-    __slots__ = ("backend", "saved", "fn", "inputs", "needs_input_grad", "retained", "freed", "__dict__")
+    __slots__ = ("backend", "saved", "fn", "inputs", "parents", "needs_input_grad", "retained", "freed",
+                 "versions", "hooks", "__dict__")
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
         self.saved: tuple = ()
         self.retained = None  # the output tensor, when it called retain_grad()
         self.freed = False
+        self.hooks = None     # functions of the output's gradient (Tensor.register_hook), or None
+        self.versions = ()    # (tensor, version, which) for each saved input/output: checked in backward
 
     @property
     def xp(self) -> Any:
         """The array namespace of this op's device."""
         return self.backend.xp
+
+    @property
+    def name(self) -> str:
+        """The node's name as PyTorch prints it: MulBackward, ..."""
+        return f"{self.fn.__name__}Backward"
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays for backward; freed once backward has run (unless retain_graph)."""
@@ -82,6 +101,8 @@ class Context:
 
 class Function:
     """One op: `forward(ctx, *arrays)` and `backward(ctx, grad)` on raw xp arrays."""
+
+    view = False  # True for ops whose output shares the first input's storage (reshape, permute, ...)
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
@@ -103,8 +124,10 @@ class Function:
                 elif a.backend is not backend:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on one device, "
                                        f"got {backend.device} and {a.device}; move one with .to(device)")
+                if a._base is not None:
+                    _check_view(a, cls.__name__)
                 needs = needs or a.requires_grad
-                raw.append(a.data)
+                raw.append(a.array)
             else:
                 raw.append(a)
         ctx = Context(backend)
@@ -113,12 +136,63 @@ class Function:
         except (ValueError, TypeError) as exc:
             raise _explain(cls.__name__, raw, exc) from exc
         backend = ctx.__dict__.get("out_backend", backend)  # only ToDevice changes device
-        if not (needs and _grad_enabled):
-            return tensor_type._make(out, backend, False, None)
+        view = ctx.__dict__.get("view", cls.view)
+        if not (needs and _state.enabled):
+            t = tensor_type._make(out, backend, False, None)
+            if view:
+                _share_storage(t, args[0])
+            return t
         ctx.fn = cls
         ctx.inputs = args
-        ctx.needs_input_grad = tuple(isinstance(a, tensor_type) and a.requires_grad for a in args)
-        return tensor_type._make(out, backend, True, ctx)
+        ctx.needs_input_grad = needs_in = tuple(isinstance(a, tensor_type) and a.requires_grad for a in args)
+        # Edges are fixed now: a later in-place op that gives an input a new grad_fn must not reroute them.
+        ctx.parents = tuple(a.grad_fn if n else None for a, n in zip(args, needs_in))
+        t = tensor_type._make(out, backend, True, ctx)
+        if view:
+            _share_storage(t, args[0])
+        if ctx.saved:
+            ctx.versions = _saved_versions(ctx.saved, args, tensor_type, t)
+        return t
+
+
+def _share_storage(view: Any, base: Any) -> None:
+    """Give a view its base's version counter; remember the base's history to detect rebasing."""
+    view._vc = base._vc
+    root = base._base if base._base is not None else base
+    view._base, view._base_fn = root, root.grad_fn
+
+
+def _check_view(t: Any, op: str) -> None:
+    """A view whose base was rewritten in place by a recorded op describes an old graph: refuse it."""
+    if t._base.grad_fn is not t._base_fn:
+        raise RuntimeError(f"{op}: this tensor is a view of a tensor that was modified in place by an operation "
+                           "recorded by autograd after the view was taken, so its gradient would be wrong. "
+                           "minitorch does not rebase views (PyTorch does): take the view again after the "
+                           "in-place op, or clone() the view before it")
+
+
+def _saved_versions(saved: tuple, args: tuple, tensor_type: type, out: Any) -> tuple:
+    """(tensor, version) for each input or output whose array the op saved, checked in backward."""
+    found = []
+    for s in saved:
+        if s is out.array:
+            found.append((out, 0, "output 0"))
+            continue
+        for i, a in enumerate(args):
+            if isinstance(a, tensor_type) and s is a.array:
+                found.append((a, a._vc[0], f"input {i}"))
+                break
+    return tuple(found)
+
+
+def _check_versions(node: Context) -> None:
+    for t, version, which in node.versions:
+        if t._vc[0] != version:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{t.dtype} tensor of shape {list(t.shape)}], which is {which} of {node.name}, "
+                f"is at version {t._vc[0]}; expected version {version} instead. Hint: clone() it before "
+                "the in-place change, or use the out-of-place op")
 
 
 _TENSOR = None
@@ -164,11 +238,9 @@ def _topological_order(root: Context) -> list[Context]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for t, needed in zip(node.inputs, node.needs_input_grad):
-            if needed:  # only tensors that require grad lead anywhere (and only they have grad_fn)
-                parent = t.grad_fn
-                if parent is not None and id(parent) not in visited:
-                    stack.append((parent, False))
+        for parent in node.parents:
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
     order.reverse()
     return order
 
@@ -190,34 +262,52 @@ def run_backward(root: Any, grad: Any, retain_graph: bool = False) -> None:
         g = pending.pop(id(node), None)
         if g is None:
             continue
+        if node.hooks is not None:
+            g = _run_hooks(node, g)
         if node.retained is not None:
-            node.retained._accumulate(g)
+            node.retained._accumulate(_copy(g))  # a copy: g flows on, and views of it may reach leaves
+        _check_versions(node)
         grads = node.fn.backward(node, g)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        for t, gi, needed in zip(node.inputs, grads, node.needs_input_grad):
+        previous = None
+        for t, gi, parent, needed in zip(node.inputs, grads, node.parents, node.needs_input_grad):
             if not needed or gi is None:
                 continue
-            if gi.shape != t.data.shape:
-                gi = unbroadcast(gi, t.data.shape)
-            if t.grad_fn is not None:
-                key = id(t.grad_fn)
+            if gi is previous:  # one array for two inputs (a + b): each path gets its own
+                gi = _copy(gi)
+            previous = gi
+            if gi.shape != t.array.shape:
+                gi = unbroadcast(gi, t.array.shape)
+            if gi.dtype != t.array.dtype:  # every gradient has its input's dtype
+                gi = gi.__array_namespace__().astype(gi, t.array.dtype)
+            if parent is not None:
+                key = id(parent)
                 pending[key] = gi if key not in pending else pending[key] + gi
             else:
                 prev = leaf_grads.get(id(t))
                 leaf_grads[id(t)] = (t, gi if prev is None else prev[1] + gi)
         if not retain_graph:
-            node.saved, node.inputs, node.freed = (), (), True
-    seen: set[int] = set()
+            node.saved, node.inputs, node.parents, node.freed = (), (), (), True
     for t, g in leaf_grads.values():
-        # One array can reach two leaves (z = x + y); copy so in-place zeroing of one spares the other.
-        if id(g) in seen:
-            g = g.__array_namespace__().asarray(g, copy=True)
-        seen.add(id(g))
         t._accumulate(g)
+
+
+def _copy(a: Any) -> Any:
+    return a.__array_namespace__().asarray(a, copy=True)
+
+
+def _run_hooks(node: Context, g: Any) -> Any:
+    """Call the output's gradient hooks in registration order; a hook may return a replacement."""
+    tensor_type = _tensor_type()
+    for hook in list(node.hooks.values()):
+        out = hook(tensor_type._make(g, node.backend, False, None))
+        if out is not None:
+            g = out.array if isinstance(out, tensor_type) else out
+    return g
 
 
 from .gradcheck import gradcheck  # noqa: E402  (re-exported: minitorch.autograd.gradcheck)
 
-__all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "unbroadcast",
+__all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "unbroadcast",
            "run_backward", "gradcheck"]

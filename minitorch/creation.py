@@ -20,7 +20,7 @@ def _shape(size: tuple) -> tuple[int, ...]:
 def _new(fill: str, size: tuple, dtype: Any, device: Any, requires_grad: bool, value: Any = None) -> Tensor:
     backend = get_backend(device)
     xp = backend.xp
-    dt = dtypes.backend_dtype(xp, dtype if dtype is not None else dtypes.DEFAULT_FLOAT)
+    dt = dtypes.backend_dtype(xp, dtype if dtype is not None else dtypes.get_default_dtype())
     shape = _shape(size)
     if fill == "full":
         data = xp.full(shape, value, dtype=dt)
@@ -63,7 +63,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype = dtypes.int64 if all(isinstance(v, int) for v in (start, end, step)) else dtypes.DEFAULT_FLOAT
+        dtype = dtypes.int64 if all(isinstance(v, int) for v in (start, end, step)) else dtypes.get_default_dtype()
     backend = get_backend(device)
     return Tensor._make(backend.xp.arange(start, end, step, dtype=dtypes.backend_dtype(backend.xp, dtype)),
                         backend, False, None)

@@ -36,7 +36,7 @@ def gradcheck(fn: Callable, inputs: Sequence[Any], eps: float = 1e-6, atol: floa
     def projected(values: list) -> float:
         with no_grad():
             outs = _as_outputs(fn(*values))
-        return float(sum(np.sum(o.numpy().astype(np.float64) * r) for o, r in zip(outs, projections)))
+        return float(sum(np.sum(o.backend.to_host(o.array).astype(np.float64) * r) for o, r in zip(outs, projections)))
 
     # Analytical: one backward of the projection through every output.
     for t in inputs:
@@ -54,7 +54,7 @@ def gradcheck(fn: Callable, inputs: Sequence[Any], eps: float = 1e-6, atol: floa
 
     for i in checked:
         t = inputs[i]
-        host = t.numpy().astype(np.float64)
+        host = t.backend.to_host(t.array).astype(np.float64)
         numeric = np.zeros_like(host)
         flat = host.reshape(-1)
         for k in range(flat.size):

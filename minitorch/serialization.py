@@ -27,7 +27,7 @@ _SCALARS = (bool, int, float, str, type(None))
 def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
     """The manifest node for obj; arrays found on the way are added to `arrays`."""
     if isinstance(obj, Tensor) or isinstance(obj, (np.ndarray, np.generic)):
-        host = np.asarray(obj.numpy() if isinstance(obj, Tensor) else obj)  # not ascontiguousarray: it makes 0-d 1-d
+        host = np.asarray(obj.backend.to_host(obj.array) if isinstance(obj, Tensor) else obj)  # not ascontiguousarray: it makes 0-d 1-d
         if host.dtype == object:
             raise TypeError(f"save: {where} is an object array; only numeric arrays can be saved (no pickle)")
         key = f"a{len(arrays)}"

@@ -24,8 +24,8 @@ class _Running:
     def add(self, loss: Any, logits: Any, labels: Any) -> None:
         xp = logits.xp
         n = labels.shape[0]
-        loss_sum = loss.data * n
-        hits = xp.sum(xp.astype(xp.argmax(logits.data, axis=1) == labels.data, xp.int64))
+        loss_sum = loss.array * n
+        hits = xp.sum(xp.astype(xp.argmax(logits.array, axis=1) == labels.array, xp.int64))
         self.loss = loss_sum if self.loss is None else self.loss + loss_sum
         self.correct = hits if self.correct is None else self.correct + hits
         self.samples += n

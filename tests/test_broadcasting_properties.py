@@ -30,7 +30,7 @@ def test_binary_broadcast_matches_numpy(name, shapes, seed):
     a = mt.tensor(a_np, requires_grad=True)
     b = mt.tensor(b_np, requires_grad=True)
     out = ours(a, b)
-    np.testing.assert_allclose(out.numpy(), theirs(a_np, b_np), rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), theirs(a_np, b_np), rtol=1e-12)
     assert out.shape == shapes.result_shape
     out.backward(mt.ones(out.shape, dtype=mt.float64))
     assert a.grad.shape == a.shape and b.grad.shape == b.shape
@@ -44,8 +44,8 @@ def test_add_grad_is_sum_over_broadcast_axes(shapes, seed):
     b = mt.tensor(rng.standard_normal(shapes.input_shapes[1]), requires_grad=True)
     (a + b).sum().backward()
     n = int(np.prod(shapes.result_shape))
-    assert np.allclose(a.grad.numpy(), n / max(a.numel(), 1))
-    assert np.allclose(b.grad.numpy(), n / max(b.numel(), 1))
+    assert np.allclose(a.grad.detach().numpy(), n / max(a.numel(), 1))
+    assert np.allclose(b.grad.detach().numpy(), n / max(b.numel(), 1))
 
 
 @settings(max_examples=25, deadline=None)
@@ -58,7 +58,7 @@ def test_matmul_broadcast_matches_numpy(data):
     b_np = rng.standard_normal(batch.input_shapes[1] + (k, m))
     a, b = mt.tensor(a_np, requires_grad=True), mt.tensor(b_np, requires_grad=True)
     out = a @ b
-    np.testing.assert_allclose(out.numpy(), a_np @ b_np, rtol=1e-10)
+    np.testing.assert_allclose(out.detach().numpy(), a_np @ b_np, rtol=1e-10)
     out.sum().backward()
     assert a.grad.shape == a.shape and b.grad.shape == b.shape
 
@@ -73,6 +73,6 @@ def test_strict_backend_agrees_with_numpy(shapes):
         a = mt.tensor(a_np, device=device, requires_grad=True)
         b = mt.tensor(b_np, device=device, requires_grad=True)
         (a * b + a).sum().backward()
-        grads.append((a.grad.numpy(), b.grad.numpy()))
+        grads.append((a.grad.detach().numpy(), b.grad.detach().numpy()))
     np.testing.assert_allclose(grads[0][0], grads[1][0])
     np.testing.assert_allclose(grads[0][1], grads[1][1])

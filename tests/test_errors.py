@@ -48,8 +48,8 @@ def test_ignored_rows_of_minus_inf_give_no_nan(device, monkeypatch, fused, reduc
     target = mt.tensor([2, -100, 0, 4], device=device)
     loss = F.cross_entropy(logits, target, reduction=reduction, label_smoothing=0.1)
     loss.backward(mt.ones(loss.shape, device=device))
-    assert np.all(np.isfinite(loss.numpy()))
-    grad = logits.grad.numpy()
+    assert np.all(np.isfinite(loss.detach().numpy()))
+    grad = logits.grad.detach().numpy()
     assert np.all(np.isfinite(grad)) and np.all(grad[1] == 0)
 
 
@@ -62,7 +62,7 @@ def test_cross_entropy_matches_closed_form_and_between_paths(monkeypatch):
         logits = mt.tensor(x, requires_grad=True)
         loss = F.cross_entropy(logits, mt.tensor(t), label_smoothing=0.1)
         loss.backward()
-        results[fused] = (loss.item(), logits.grad.numpy())
+        results[fused] = (loss.item(), logits.grad.detach().numpy())
     lse = np.log(np.exp(x).sum(1))
     keep = t != -100
     q = np.full_like(x, 0.1 / 4)
@@ -88,5 +88,5 @@ def test_reshape_error_names_shapes():
 
 
 def test_item_of_many_elements():
-    with pytest.raises(RuntimeError, match="has 3 elements"):
+    with pytest.raises(RuntimeError, match="with 3 elements"):
         mt.ones(3).item()

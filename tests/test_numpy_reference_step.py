@@ -19,7 +19,7 @@ def _twins(sizes, batch):
     """A minitorch MLP and a NumpyMLP with the same weights and the same dropout random stream."""
     model = minitorch_mlp(sizes)
     ref = NumpyMLP(sizes)
-    ref.params = [p.numpy().copy() for p in model.parameters()]
+    ref.params = [p.detach().numpy().copy() for p in model.parameters()]
     ref.exp_avg = [np.zeros_like(p) for p in ref.params]
     ref.exp_avg_sq = [np.zeros_like(p) for p in ref.params]
     # Dropout masks come from the backend generator; the reference draws from a copy of its state.
@@ -39,15 +39,15 @@ def test_numpy_reference_matches_minitorch_step(sizes):
     assert ref_loss == pytest.approx(loss.item(), rel=1e-5)
     for i, (p, g) in enumerate(zip(model.parameters(), ref.grads)):
         assert p.shape == g.shape, f"parameter {i}"
-        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=f"gradient of parameter {i}")
+        np.testing.assert_allclose(g, p.grad.detach().numpy(), rtol=1e-4, atol=1e-6, err_msg=f"gradient of parameter {i}")
     # The bias before BatchNorm has a gradient of pure rounding noise that Adam normalises to +-lr, so the
     # update is compared on identical gradients.
-    ref.grads = [p.grad.numpy().copy() for p in model.parameters()]
+    ref.grads = [p.grad.detach().numpy().copy() for p in model.parameters()]
     opt.step()
     ref.adam_step()
     for i, (p, q) in enumerate(zip(model.parameters(), ref.params)):
-        np.testing.assert_allclose(q, p.numpy(), rtol=1e-5, atol=1e-6, err_msg=f"parameter {i} after Adam")
+        np.testing.assert_allclose(q, p.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=f"parameter {i} after Adam")
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
     for bn, (rm, rv) in zip(bns, ref.running, strict=True):
-        np.testing.assert_allclose(rm, bn.running_mean.numpy(), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(rv, bn.running_var.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(rm, bn.running_mean.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(rv, bn.running_var.detach().numpy(), rtol=1e-5, atol=1e-6)

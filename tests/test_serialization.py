@@ -32,7 +32,7 @@ def test_round_trip_structure_and_dtypes(device, tmp_path):
     for key in [k for k in obj if isinstance(obj[k], mt.Tensor)]:
         assert back[key].dtype == obj[key].dtype and back[key].shape == obj[key].shape, key
         assert back[key].device == device
-        np.testing.assert_array_equal(back[key].numpy(), obj[key].numpy())
+        np.testing.assert_array_equal(back[key].detach().numpy(), obj[key].detach().numpy())
     assert back["nested"]["list"] == [1, 2.5, "three", None, True]
     assert back["nested"]["tuple"] == (0.9, 0.999) and back["nested"][3] == "int key"
     assert isinstance(back["nested"]["ndarray"], np.ndarray)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import canonical_device
 from .base import Backend
 from .cupy_backend import CupyBackend
 from .numpy_backend import NumpyBackend
@@ -21,16 +22,6 @@ _backends: dict[str, Backend] = {}
 _default_device: str | None = None
 _seed: int | None = None
 _host_rng = np.random.default_rng()
-
-
-def canonical_device(device: Any) -> str:
-    """Normalise a device string ("cuda:0" -> "cuda"), raising on unknown names."""
-    name = str(device).strip().lower()
-    if name in ("cpu", "strict", "cuda"):
-        return name
-    if name.startswith("cuda:") and name[5:].isdigit():
-        return "cuda" if int(name[5:]) == 0 else name
-    raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda', 'cuda:N' or 'strict'")
 
 
 def get_backend(device: Any = None) -> Backend:

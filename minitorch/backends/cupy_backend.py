@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import device as Device
 from .base import Backend
 
 INSTALL_HINT = ('install the CUDA extra matching your driver: pip install -e ".[cuda12]" '
@@ -90,7 +91,7 @@ class CupyBackend(Backend):
         import cupy
         self._cupy = cupy
         self.index = index
-        self.device = "cuda" if index == 0 else f"cuda:{index}"
+        self.device = Device("cuda" if index == 0 else f"cuda:{index}")
         self._staging = PinnedStaging(cupy)
         with cupy.cuda.Device(index):
             super().__init__()

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import device as Device
 from .base import Backend
 
 
@@ -35,7 +36,7 @@ class NumpyBackend(Backend):
     """NumPy on the CPU (device "cpu")."""
 
     name = "numpy"
-    device = "cpu"
+    device = Device("cpu")
 
     def __init__(self) -> None:
         _keep_freed_memory()

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import device as Device
 from .base import Backend
 
 
@@ -26,7 +27,7 @@ class StrictBackend(Backend):
     """`array_api_strict` on the CPU (device "strict"); for tests only."""
 
     name = "array_api_strict"
-    device = "strict"
+    device = Device("strict")
 
     @property
     def xp(self) -> Any:

@@ -69,7 +69,7 @@ class DataLoader:
         if self._cache is None or self._cache[0] is not backend:
             # Once per loader (and device): on CUDA the whole dataset is uploaded here, so an
             # epoch costs one small index upload plus one on-device gather per batch.
-            arrays = tuple(Tensor(a, device=backend.device).data for a in self.dataset.arrays())
+            arrays = tuple(Tensor(a, device=backend.device).array for a in self.dataset.arrays())
             self._cache = (backend, arrays)
         return self._cache
 
@@ -120,7 +120,7 @@ def _stack(values: list[Any]) -> np.ndarray:
 
     first = values[0]
     if isinstance(first, Tensor):
-        return np.stack([v.numpy() for v in values])
+        return np.stack([v.backend.to_host(v.array) for v in values])
     if isinstance(first, (bool, np.bool_)):
         return np.asarray(values, dtype=np.bool_)
     if isinstance(first, (int, np.integer)):

@@ -36,19 +36,19 @@ def _fan_in_and_fan_out(t: Tensor) -> tuple[int, int]:
 
 
 def _fill(t: Tensor, array: object) -> Tensor:
-    # Writing into t.data keeps the Parameter object (and views of it) while skipping autograd.
-    t.data[...] = array
+    # Writing into t.array keeps the Parameter object (and views of it) while skipping autograd.
+    t.array[...] = array
     return t
 
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with samples from U(a, b)."""
-    return _fill(t, a + (b - a) * t.backend.rand(t.shape, t.data.dtype))
+    return _fill(t, a + (b - a) * t.backend.rand(t.shape, t.array.dtype))
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples from N(mean, std^2)."""
-    return _fill(t, mean + std * t.backend.randn(t.shape, t.data.dtype))
+    return _fill(t, mean + std * t.backend.randn(t.shape, t.array.dtype))
 
 
 def constant_(t: Tensor, val: float) -> Tensor:

@@ -10,7 +10,8 @@ from .. import dtypes
 from ..autograd import no_grad
 from ..backends import canonical_device, get_backend
 from ..tensor import Tensor
-from .inplace import cast_, copy_into, is_dtype_name, move_, zero_grads
+from ..inplace import cast_, copy_, move_, zero_grads
+from ..dtypes import is_dtype_name
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -254,7 +255,7 @@ class Module:
         with no_grad():
             for key, t in own.items():
                 if key in state_dict:
-                    copy_into(t, state_dict[key])
+                    copy_(t, state_dict[key])
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing ------------------------------------------------------------------------------

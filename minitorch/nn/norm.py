@@ -38,9 +38,9 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, counter 0."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._dims:
@@ -51,7 +51,7 @@ class _BatchNorm(Module):
                              f"axis 1, expected num_features={self.num_features}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            counter = self.num_batches_tracked.data
+            counter = self.num_batches_tracked.array
             counter[...] = counter + 1  # in place, so state_dict() views stay current
             if self.momentum is None:  # cumulative moving average, as PyTorch
                 momentum = 1.0 / int(self.num_batches_tracked.item())

@@ -14,8 +14,9 @@ class Parameter(Tensor):
             data = []
         if isinstance(data, Tensor):
             # Share the array, as torch.nn.Parameter(t) does: no copy, same device and dtype.
-            self.data, self.backend = data.data, data.backend
+            self.array, self.backend = data.array, data.backend
             self.grad, self.grad_fn, self.requires_grad = None, None, False
+            self._vc, self._base, self._base_fn = data._vc, None, None  # one storage, one version counter
             self.requires_grad_(requires_grad)
         else:
             super().__init__(data, requires_grad=requires_grad)

@@ -23,10 +23,10 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         return a if a.__array_namespace__() is xp else backend.from_host(backend.to_host(a))
 
     if norm_type == math.inf:
-        norms = [on_device(xp.max(xp.abs(g.data))) for g in grads]
+        norms = [on_device(xp.max(xp.abs(g.array))) for g in grads]
         total = xp.max(xp.stack([xp.astype(n, xp.float64) for n in norms]))
     else:
-        norms = [on_device(xp.sum(xp.abs(xp.astype(g.data, xp.float64)) ** norm_type)) for g in grads]
+        norms = [on_device(xp.sum(xp.abs(xp.astype(g.array, xp.float64)) ** norm_type)) for g in grads]
         total = xp.sum(xp.stack(norms)) ** (1.0 / norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {float(total)}; "
@@ -36,8 +36,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     coef = xp.where(coef < 1.0, coef, xp.ones_like(coef))
     for g in grads:
         c = coef if g.backend is backend else g.backend.from_host(backend.to_host(coef))
-        g.data = g.data * _cast_like(c, g.data)
-    return Tensor._make(xp.astype(total, grads[0].data.dtype), backend, False, None)
+        g.array = g.array * _cast_like(c, g.array)
+    return Tensor._make(xp.astype(total, grads[0].array.dtype), backend, False, None)
 
 
 def _cast_like(c: Any, like: Any) -> Any:

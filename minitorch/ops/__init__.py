@@ -7,4 +7,5 @@ from .losses import cross_entropy, huber_loss, l1_loss, mse_loss
 from .matmul import linear, matmul
 from .norm import batch_norm, layer_norm
 from .reduce import amax, argmax, argmin, max, mean, min, std, sum, var
-from .shape import cat, flatten, getitem, permute, reshape, squeeze, stack, transpose, unsqueeze, view
+from .shape import (cat, clone, flatten, getitem, index_put, permute, reshape, squeeze, stack, transpose, unsqueeze,
+                    view)

@@ -20,7 +20,7 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     if isinstance(other, numbers.Number):
         dtype = t.dtype
         if isinstance(other, float) and not dtypes.is_floating(dtype):
-            t, dtype = t.to(dtypes.DEFAULT_FLOAT), dtypes.DEFAULT_FLOAT
+            t, dtype = t.to(dtypes.get_default_dtype()), dtypes.get_default_dtype()
         elif isinstance(other, bool) is False and isinstance(other, int) and dtype == dtypes.bool_:
             t, dtype = t.to(dtypes.int64), dtypes.int64
         other = t.xp.asarray(other, dtype=dtypes.backend_dtype(t.xp, dtype))

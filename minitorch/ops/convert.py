@@ -53,8 +53,8 @@ def _compare(name):
         from ._util import binary_operands
         a, b = binary_operands(a, b)
         ref = a if isinstance(a, Tensor) else b
-        raw_a = a.data if isinstance(a, Tensor) else a
-        raw_b = b.data if isinstance(b, Tensor) else b
+        raw_a = a.array if isinstance(a, Tensor) else a
+        raw_b = b.array if isinstance(b, Tensor) else b
         if isinstance(a, Tensor) and isinstance(b, Tensor) and a.device != b.device:
             raise RuntimeError(f"{name}: expected both tensors on one device, got {a.device} and {b.device}")
         return Tensor._make(getattr(raw_a, f"__{name}__")(raw_b), ref.backend, False, None)

@@ -218,8 +218,8 @@ class Where(Function):
         return None, ctx.xp.where(cond, grad, zero), ctx.xp.where(cond, zero, grad)
 
 
-def add(a, b): return Add.apply(*binary_operands(a, b))
-def sub(a, b): return Sub.apply(*binary_operands(a, b))
+def add(a, b, alpha=1): return Add.apply(*binary_operands(a, b if alpha == 1 else b * alpha))
+def sub(a, b, alpha=1): return Sub.apply(*binary_operands(a, b if alpha == 1 else b * alpha))
 def mul(a, b): return Mul.apply(*binary_operands(a, b))
 def div(a, b): return Div.apply(*binary_operands(a, b))
 def pow(a, b): return Pow.apply(*binary_operands(a, b))  # noqa: A001
@@ -238,5 +238,5 @@ def where(cond, a, b):
     from ..tensor import Tensor
     a, b = binary_operands(a, b)
     ref = a if isinstance(a, Tensor) else b
-    c = cond.data if isinstance(cond, Tensor) else ref.backend.xp.asarray(cond)
+    c = cond.array if isinstance(cond, Tensor) else ref.backend.xp.asarray(cond)
     return Where.apply(c, a, b)

@@ -42,7 +42,7 @@ def _check_targets(x, target, ignore_index) -> bool:
     if "int" not in str(target.dtype):
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
     classes = x.shape[1] if x.ndim > 1 else x.shape[0]
-    xp, t = target.xp, target.data
+    xp, t = target.xp, target.array
     if t.size == 0:
         return False
     low, high = int(xp.min(t)), int(xp.max(t))
@@ -69,7 +69,7 @@ def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoo
     x, t = _flatten_classes(input, target)
     if kernels.fused_enabled():
         # None tells the kernels no row is ignored, so they skip the masking work.
-        loss = CrossEntropy.apply(x, t.data, ignore_index if may_ignore else None, label_smoothing, reduction)
+        loss = CrossEntropy.apply(x, t.array, ignore_index if may_ignore else None, label_smoothing, reduction)
     else:
         loss = composed_cross_entropy(x, t, ignore_index, label_smoothing, reduction)
     if reduction == "none" and input.ndim != 2:
@@ -82,12 +82,12 @@ def composed_cross_entropy(x, target, ignore_index, label_smoothing, reduction):
     from .activations import log_softmax
     from .elementwise import where
     xp = x.xp
-    t = target.data
+    t = target.array
     classes = x.shape[1]
     valid = t != ignore_index
     # Ignored rows are zeroed before log_softmax, so a row of -inf there cannot produce NaN.
     safe = where(valid[:, None], x, 0.0)
-    onehot = xp.astype(t[:, None] == xp.arange(classes, dtype=t.dtype), x.data.dtype)
+    onehot = xp.astype(t[:, None] == xp.arange(classes, dtype=t.dtype), x.array.dtype)
     q = (1 - label_smoothing) * onehot + label_smoothing / classes
     per_row = -(log_softmax(safe, dim=1) * q).sum(dim=1)
     per_row = where(valid, per_row, 0.0)
@@ -96,7 +96,7 @@ def composed_cross_entropy(x, target, ignore_index, label_smoothing, reduction):
     total = per_row.sum()
     if reduction == "sum":
         return total
-    return total / xp.astype(xp.sum(xp.astype(valid, x.data.dtype)), x.data.dtype)
+    return total / xp.astype(xp.sum(xp.astype(valid, x.array.dtype)), x.array.dtype)
 
 
 def _same_shape(name, input, target):
@@ -134,5 +134,5 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     _same_shape("huber_loss", input, target)
     diff = input - target
     absdiff = diff.abs()
-    loss = where(absdiff.data <= delta, 0.5 * diff * diff, delta * (absdiff - 0.5 * delta))
+    loss = where(absdiff.array <= delta, 0.5 * diff * diff, delta * (absdiff - 0.5 * delta))
     return _reduce(loss, reduction)

@@ -53,8 +53,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if t is not None and t.shape != (channels,):
             raise RuntimeError(f"batch_norm: {name} of shape {t.shape} does not match {channels} channels "
                                f"of input {x.shape}")
-    rm = None if running_mean is None else running_mean.data
-    rv = None if running_var is None else running_var.data
+    rm = None if running_mean is None else running_mean.array
+    rv = None if running_var is None else running_var.array
     if not training:
         if rm is None or rv is None:
             raise RuntimeError("batch_norm: eval mode needs running_mean and running_var")
@@ -72,8 +72,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     var = x.var(dim=axes, unbiased=False)
     if rm is not None:
         with no_grad():
-            rm[...] = (1 - momentum) * rm + momentum * mean.data
-            rv[...] = (1 - momentum) * rv + momentum * var.data * (count / (count - 1))
+            rm[...] = (1 - momentum) * rm + momentum * mean.array
+            rv[...] = (1 - momentum) * rv + momentum * var.array * (count / (count - 1))
     return _composed(x, weight, bias, mean, var, eps)
 
 

@@ -97,14 +97,14 @@ class Min(Max):
     reduce = "min"
 
 
-def sum(a, dim=None, keepdim=False):  # noqa: A001
+def sum(a, dim=None, keepdim=False, dtype=None):  # noqa: A001
     """Sum over `dim` (all dims when None)."""
-    return Sum.apply(a, dim=dim, keepdim=keepdim)
+    return Sum.apply(a if dtype is None else a.to(dtype), dim=dim, keepdim=keepdim)
 
 
-def mean(a, dim=None, keepdim=False):
+def mean(a, dim=None, keepdim=False, dtype=None):
     """Mean over `dim` (all dims when None)."""
-    return Mean.apply(a, dim=dim, keepdim=keepdim)
+    return Mean.apply(a if dtype is None else a.to(dtype), dim=dim, keepdim=keepdim)
 
 
 def var(a, dim=None, keepdim=False, unbiased=True, correction=None):
@@ -112,9 +112,9 @@ def var(a, dim=None, keepdim=False, unbiased=True, correction=None):
     return Var.apply(a, dim=dim, keepdim=keepdim, correction=(1 if unbiased else 0) if correction is None else correction)
 
 
-def std(a, dim=None, keepdim=False, unbiased=True):
+def std(a, dim=None, keepdim=False, unbiased=True, correction=None):
     """Standard deviation: sqrt of var."""
-    return var(a, dim, keepdim, unbiased).sqrt()
+    return var(a, dim, keepdim, unbiased, correction).sqrt()
 
 
 def _min_max(cls, a, dim, keepdim):
@@ -144,9 +144,9 @@ def _arg(a, dim, keepdim, name):
     from ..tensor import Tensor
     xp = a.xp
     if dim is None:
-        out = getattr(xp, name)(xp.reshape(a.data, (-1,)))
+        out = getattr(xp, name)(xp.reshape(a.array, (-1,)))
     else:
-        out = getattr(xp, name)(a.data, axis=normalize_dims(dim, a.ndim)[0], keepdims=keepdim)
+        out = getattr(xp, name)(a.array, axis=normalize_dims(dim, a.ndim)[0], keepdims=keepdim)
     return Tensor._make(xp.astype(out, xp.int64), a.backend, False, None)
 
 

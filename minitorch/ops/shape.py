@@ -13,6 +13,8 @@ from ._util import normalize_dims
 class Reshape(Function):
     """Same elements, new shape; the gradient is reshaped back."""
 
+    view = True  # shares storage (and so the version counter) with its input, as torch.reshape does
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -28,6 +30,8 @@ class Reshape(Function):
 
 class Permute(Function):
     """Reorder axes; the gradient is permuted back by the inverse permutation."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, a, dims):
@@ -45,6 +49,7 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, a, key):
         ctx.shape, ctx.dtype, ctx.key = a.shape, a.dtype, key
+        ctx.view = not _has_array(key)  # basic indexing returns a view; integer or bool arrays copy
         return ctx.backend.index(a, key)
 
     @staticmethod
@@ -55,6 +60,41 @@ class GetItem(Function):
         else:  # slices, ints and bool masks never select an element twice
             full[ctx.key] = grad
         return full
+
+
+def _has_array(key: Any) -> bool:
+    keys = key if isinstance(key, tuple) else (key,)
+    return any(hasattr(k, "dtype") for k in keys)
+
+
+class IndexPut(Function):
+    """a with a[key] = v (a copy): the gradient of a is zero where v was written; v's is grad[key]."""
+
+    @staticmethod
+    def forward(ctx, a, key, v):
+        ctx.key, ctx.v_shape = key, tuple(getattr(v, "shape", ()))
+        out = ctx.xp.asarray(a, copy=True)
+        out[key] = v
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        da = ctx.xp.asarray(grad, copy=True)
+        da[ctx.key] = 0
+        dv = ctx.backend.index(grad, ctx.key)
+        return da, None, dv
+
+
+class Clone(Function):
+    """A copy with its own storage; the gradient passes through unchanged."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.xp.asarray(a, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
 
 
 def _has_int_array(key: Any) -> bool:
@@ -163,7 +203,7 @@ def _convert_key(a, key):
     if isinstance(key, tuple):
         return tuple(_convert_key(a, k) for k in key)
     if isinstance(key, Tensor):
-        return key.data
+        return key.array
     if isinstance(key, (list, np.ndarray)):
         return a.backend.from_host(np.asarray(key))
     return key
@@ -187,3 +227,18 @@ def stack(tensors, dim=0):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack: expected equal shapes, got {tensors[0].shape} and {t.shape}")
     return Stack.apply(*tensors, dim=dim % (tensors[0].ndim + 1))
+
+
+def clone(a):
+    """A copy of `a` with its own storage (differentiable)."""
+    return Clone.apply(a)
+
+
+def index_put(a, key, value):
+    """A copy of `a` with `a[key] = value` (differentiable in both); Tensor.__setitem__ records it."""
+    from ..tensor import Tensor
+    key = _convert_key(a, key)
+    if isinstance(value, Tensor):
+        value = value if value.dtype == a.dtype else value.to(a.dtype)
+        return IndexPut.apply(a, key, value)
+    return IndexPut.apply(a, key, a.xp.asarray(value, dtype=a.array.dtype))

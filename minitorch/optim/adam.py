@@ -43,7 +43,7 @@ class Adam(Optimizer):
             vs = [state_tensor(self.state[p], "exp_avg_sq", p) for p in ps]
             if not fused_step("adam_step", ps, ms, vs, step=step, **hyper):
                 for p, m, v in zip(ps, ms, vs):
-                    _adam_update(p.data, p.grad.data, m.data, v.data, step, **hyper)
+                    _adam_update(p.array, p.grad.array, m.array, v.array, step, **hyper)
 
 
 def _adam_update(p: Any, g: Any, m: Any, v: Any, step: int, *, lr: float, beta1: float, beta2: float,

@@ -10,7 +10,7 @@ import numpy as np
 from .. import dtypes, kernels
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
-from ..nn.inplace import zero_grads
+from ..inplace import bump_versions, zero_grads
 
 
 def check_range(name: str, value: float, low: float = 0.0, high: float | None = None,
@@ -122,7 +122,7 @@ def _onto(value: Any, param: Tensor, name: str) -> Any:
     """A copy of a saved state value on the parameter's device (float tensors cast to its dtype)."""
     if name == "step" or not isinstance(value, (Tensor, np.ndarray)):
         return value.item() if isinstance(value, (Tensor, np.ndarray)) else value
-    host = value.numpy() if isinstance(value, Tensor) else value
+    host = value.backend.to_host(value.array) if isinstance(value, Tensor) else value
     if dtypes.is_floating(host.dtype):
         host = host.astype(param.dtype)
     array = param.backend.from_host(np.array(host, copy=True))  # never share the loaded dict's memory
@@ -132,7 +132,7 @@ def _onto(value: Any, param: Tensor, name: str) -> Any:
 def state_tensor(state: dict[str, Any], name: str, param: Tensor) -> Tensor:
     """state[name], created as zeros shaped like `param` on its device on first use."""
     if name not in state:
-        state[name] = Tensor._make(param.xp.zeros_like(param.data), param.backend, False, None)
+        state[name] = Tensor._make(param.xp.zeros_like(param.array), param.backend, False, None)
     return state[name]
 
 
@@ -151,6 +151,6 @@ def fused_step(name: str, params: list[Tensor], *states: list[Tensor] | None, **
     if any(fn is None for fn in fns.values()):
         return False
     for backend, idx in by_backend.items():
-        arrays = [[s[i].data for i in idx] if s is not None else None for s in states]
-        fns[backend]([params[i].data for i in idx], [params[i].grad.data for i in idx], *arrays, **hyper)
+        arrays = [[s[i].array for i in idx] if s is not None else None for s in states]
+        fns[backend]([params[i].array for i in idx], [params[i].grad.array for i in idx], *arrays, **hyper)
     return True

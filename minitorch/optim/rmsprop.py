@@ -28,23 +28,23 @@ class RMSprop(Optimizer):
         for p in params:
             state = self.state[p]
             state["step"] = state.get("step", 0) + 1
-            xp, g = p.xp, p.grad.data
+            xp, g = p.xp, p.grad.array
             if wd:
-                g = g + wd * p.data
-            square_avg = state_tensor(state, "square_avg", p).data
+                g = g + wd * p.array
+            square_avg = state_tensor(state, "square_avg", p).array
             square_avg *= alpha
             square_avg += (1.0 - alpha) * (g * g)
             if centered:
-                grad_avg = state_tensor(state, "grad_avg", p).data
+                grad_avg = state_tensor(state, "grad_avg", p).array
                 grad_avg *= alpha
                 grad_avg += (1.0 - alpha) * g
                 avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps  # the variance, not the raw 2nd moment
             else:
                 avg = xp.sqrt(square_avg) + eps
             if mu:
-                buf = state_tensor(state, "momentum_buffer", p).data
+                buf = state_tensor(state, "momentum_buffer", p).array
                 buf *= mu
                 buf += g / avg
-                p.data -= lr * buf
+                p.array -= lr * buf
             else:
-                p.data -= lr * (g / avg)
+                p.array -= lr * (g / avg)

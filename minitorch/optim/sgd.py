@@ -28,12 +28,12 @@ class SGD(Optimizer):
         if fused_step("sgd_step", params, bufs, lr=lr, momentum=mu, weight_decay=wd, nesterov=nesterov):
             return
         for i, p in enumerate(params):
-            d = p.grad.data
+            d = p.grad.array
             if wd:
-                d = d + wd * p.data  # a new array: the caller's .grad is never modified
+                d = d + wd * p.array  # a new array: the caller's .grad is never modified
             if mu:
-                buf = bufs[i].data
+                buf = bufs[i].array
                 buf *= mu
                 buf += d
                 d = d + mu * buf if nesterov else buf
-            p.data -= lr * d
+            p.array -= lr * d

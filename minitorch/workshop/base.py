@@ -14,7 +14,7 @@ from ..tensor import Tensor
 def unwrap(x: Any) -> tuple[Any, Backend, bool]:
     """(raw xp array, its backend, whether it came as a Tensor) for a Tensor, an array or a list."""
     if isinstance(x, Tensor):
-        return x.data, x.backend, True
+        return x.array, x.backend, True
     module = type(x).__module__.split(".")[0]
     if module == "cupy":
         return x, get_backend(f"cuda:{x.device.id}"), False

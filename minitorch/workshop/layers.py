@@ -23,7 +23,7 @@ class Linear(Layer):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         xp = self.backend.xp
-        dtype = dtypes.backend_dtype(xp, dtypes.DEFAULT_FLOAT)
+        dtype = dtypes.backend_dtype(xp, dtypes.get_default_dtype())
         # Kaiming (He) init: variance 2 / fan_in keeps the signal's scale through a ReLU, which halves it.
         self.W = self.backend.randn((out_features, in_features), dtype) * math.sqrt(2.0 / in_features)
         self.b = xp.zeros((out_features,), dtype=dtype)
@@ -56,7 +56,7 @@ class BatchNorm1D(Layer):
         super().__init__()
         self.num_features, self.momentum, self.eps = num_features, momentum, eps
         xp = self.backend.xp
-        dtype = dtypes.backend_dtype(xp, dtypes.DEFAULT_FLOAT)
+        dtype = dtypes.backend_dtype(xp, dtypes.get_default_dtype())
         self.gamma = xp.ones((num_features,), dtype=dtype)
         self.beta = xp.zeros((num_features,), dtype=dtype)
         # Running estimates for evaluation, where a batch's own statistics may not exist (one sample).

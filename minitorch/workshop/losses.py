@@ -26,7 +26,7 @@ class CrossEntropyLoss:
         if logits.ndim != 2:
             raise ValueError(f"CrossEntropyLoss: expected logits of shape (N, C), got {tuple(logits.shape)}")
         if not dtypes.is_floating(logits.dtype):
-            logits = backend.xp.astype(logits, dtypes.backend_dtype(backend.xp, dtypes.DEFAULT_FLOAT))
+            logits = backend.xp.astype(logits, dtypes.backend_dtype(backend.xp, dtypes.get_default_dtype()))
         target = _class_indices(labels, backend, *logits.shape)
         ctx = context(backend, (True, False))  # labels have no gradient
         # One fused op: log-softmax is computed with the max subtracted, so large logits cannot overflow.
@@ -84,7 +84,7 @@ class _AutogradLoss:
         pred, backend, self._as_tensor = unwrap(predictions)
         xp = backend.xp
         if not dtypes.is_floating(pred.dtype):
-            pred = xp.astype(pred, dtypes.backend_dtype(xp, dtypes.DEFAULT_FLOAT))
+            pred = xp.astype(pred, dtypes.backend_dtype(xp, dtypes.get_default_dtype()))
         target = xp.astype(on_backend(targets, backend), pred.dtype)
         # A fresh leaf each call: the graph below it is this call's alone.
         self._pred = Tensor._make(pred, backend, True, None)
@@ -98,7 +98,7 @@ class _AutogradLoss:
             raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
         self._pred.grad = None
         self._loss.backward(retain_graph=True)  # retained: backward() may be asked twice, like the layers'
-        return wrap(self._pred.grad.data, self._pred.backend, self._as_tensor)
+        return wrap(self._pred.grad.array, self._pred.backend, self._as_tensor)
 
 
 class MSELoss(_AutogradLoss):

@@ -175,5 +175,5 @@ def test_batches_are_copies_not_views() -> None:
     x, y = _data(6)
     for shuffle in (False, True):
         bx, _ = next(iter(DataLoader(TensorDataset(x, y), batch_size=6, shuffle=shuffle)))
-        bx.data[...] = -1  # an in-place change to a batch...
+        bx.array[...] = -1  # an in-place change to a batch...
         assert x.min() == 0  # ...leaves the dataset alone

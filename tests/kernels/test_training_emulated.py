@@ -40,8 +40,8 @@ def train(make_optimizer, data):
         losses.append(loss.item())
     model.eval()
     with mt.no_grad():
-        logits = model(mt.tensor(data[0][0])).numpy()
-    return losses, {k: v.numpy() for k, v in model.state_dict().items()}, logits
+        logits = model(mt.tensor(data[0][0])).detach().numpy()
+    return losses, {k: v.detach().numpy() for k, v in model.state_dict().items()}, logits
 
 
 # Adam divides by sqrt(v): a gradient that is pure rounding noise (the bias of a Linear feeding

@@ -21,24 +21,24 @@ def test_linear(device):
     layer = nn.Linear(4, 3, device=device)
     assert layer.weight.shape == (3, 4) and layer.bias.shape == (3,)
     x = mt.randn(5, 4, device=device)
-    expected = x.numpy() @ layer.weight.numpy().T + layer.bias.numpy()
-    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+    expected = x.detach().numpy() @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
+    np.testing.assert_allclose(layer(x).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
     assert layer(mt.randn(2, 7, 4, device=device)).shape == (2, 7, 3)
     no_bias = nn.Linear(4, 3, bias=False, device=device)
     assert no_bias.bias is None and [n for n, _ in no_bias.named_parameters()] == ["weight"]
-    np.testing.assert_allclose(no_bias(x).numpy(), x.numpy() @ no_bias.weight.numpy().T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(no_bias(x).detach().numpy(), x.detach().numpy() @ no_bias.weight.detach().numpy().T, rtol=1e-5, atol=1e-6)
 
 
 def test_linear_default_init_is_relu_kaiming():
     layer = nn.Linear(400, 300)
-    w = layer.weight.numpy()
+    w = layer.weight.detach().numpy()
     assert abs(w.std() / math.sqrt(2 / 400) - 1) < 0.03
     assert np.abs(w).max() <= math.sqrt(6 / 400) + 1e-6  # kaiming *uniform* bound
-    assert np.all(layer.bias.numpy() == 0)
+    assert np.all(layer.bias.detach().numpy() == 0)
     mt.manual_seed(1)
-    a = nn.Linear(5, 5).weight.numpy()
+    a = nn.Linear(5, 5).weight.detach().numpy()
     mt.manual_seed(1)
-    np.testing.assert_array_equal(a, nn.Linear(5, 5).weight.numpy())
+    np.testing.assert_array_equal(a, nn.Linear(5, 5).weight.detach().numpy())
 
 
 @pytest.mark.parametrize("fused", ["1", "0"])
@@ -48,14 +48,14 @@ def test_batchnorm1d_running_stats(device, fused, monkeypatch):
     x_np = np.random.default_rng(0).normal(2.0, 3.0, size=(6, 3))
     y = bn(mt.tensor(x_np, device=device))
     mean, var_b, var_u = x_np.mean(0), x_np.var(0), x_np.var(0, ddof=1)
-    np.testing.assert_allclose(y.numpy(), (x_np - mean) / np.sqrt(var_b + 1e-5), rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(bn.running_mean.numpy(), 0.9 * 0 + 0.1 * mean, rtol=1e-10)
-    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 * 1 + 0.1 * var_u, rtol=1e-10)  # unbiased variance
+    np.testing.assert_allclose(y.detach().numpy(), (x_np - mean) / np.sqrt(var_b + 1e-5), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(bn.running_mean.detach().numpy(), 0.9 * 0 + 0.1 * mean, rtol=1e-10)
+    np.testing.assert_allclose(bn.running_var.detach().numpy(), 0.9 * 1 + 0.1 * var_u, rtol=1e-10)  # unbiased variance
     assert bn.num_batches_tracked.item() == 1
     bn.eval()
     x2 = np.random.default_rng(1).normal(size=(4, 3))
-    expected = (x2 - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + 1e-5)
-    np.testing.assert_allclose(bn(mt.tensor(x2, device=device)).numpy(), expected, rtol=1e-7, atol=1e-9)
+    expected = (x2 - bn.running_mean.detach().numpy()) / np.sqrt(bn.running_var.detach().numpy() + 1e-5)
+    np.testing.assert_allclose(bn(mt.tensor(x2, device=device)).detach().numpy(), expected, rtol=1e-7, atol=1e-9)
     assert bn.num_batches_tracked.item() == 1  # eval does not count
 
 
@@ -64,20 +64,20 @@ def test_batchnorm_momentum_none_is_cumulative_average():
     batches = [np.random.default_rng(i).normal(i, 1.0, size=(5, 2)) for i in range(3)]
     for b in batches:
         bn(mt.tensor(b))
-    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-10)
+    np.testing.assert_allclose(bn.running_mean.detach().numpy(), np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-10)
 
 
 def test_batchnorm2d_and_no_running_stats(device):
     bn = nn.BatchNorm2d(2, device=device)
     x = mt.randn(3, 2, 4, 5, device=device)
-    y = bn(x).numpy()
+    y = bn(x).detach().numpy()
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
-    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * x.numpy().mean(axis=(0, 2, 3)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bn.running_mean.detach().numpy(), 0.1 * x.detach().numpy().mean(axis=(0, 2, 3)), rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="expected 4D input"):
         bn(mt.randn(3, 2, device=device))
     plain = nn.BatchNorm1d(2, affine=False, track_running_stats=False, device=device).eval()
     assert list(plain.state_dict()) == [] and plain.running_mean is None
-    out = plain(mt.randn(8, 2, device=device)).numpy()  # eval without running stats: batch statistics
+    out = plain(mt.randn(8, 2, device=device)).detach().numpy()  # eval without running stats: batch statistics
     np.testing.assert_allclose(out.mean(0), 0, atol=1e-5)
     with pytest.raises(ValueError, match="num_features=2"):
         bn(mt.randn(3, 5, 4, 4, device=device))
@@ -87,27 +87,27 @@ def test_batchnorm_backward(device):
     bn = nn.BatchNorm1d(3, device=device)
     bn(mt.randn(4, 3, device=device)).sum().backward()
     assert bn.weight.grad.shape == (3,) and bn.bias.grad.shape == (3,)
-    np.testing.assert_allclose(bn.bias.grad.numpy(), 4.0)
+    np.testing.assert_allclose(bn.bias.grad.detach().numpy(), 4.0)
 
 
 def test_layernorm(device):
     ln = nn.LayerNorm(5, device=device)
     x = mt.randn(3, 5, device=device)
-    xn = x.numpy()
+    xn = x.detach().numpy()
     expected = (xn - xn.mean(-1, keepdims=True)) / np.sqrt(xn.var(-1, keepdims=True) + 1e-5)
-    np.testing.assert_allclose(ln(x).numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ln(x).detach().numpy(), expected, rtol=1e-4, atol=1e-5)
     assert [n for n, _ in ln.named_parameters()] == ["weight", "bias"]
 
 
 def test_dropout_train_vs_eval(device):
     drop = nn.Dropout(0.3)
     x = mt.ones(200, 100, device=device)
-    y = drop(x).numpy()
+    y = drop(x).detach().numpy()
     zeros = (y == 0).mean()
     assert abs(zeros - 0.3) < 0.02
     np.testing.assert_allclose(y[y != 0], 1 / 0.7, rtol=1e-6)
     drop.eval()
-    np.testing.assert_array_equal(drop(x).numpy(), x.numpy())
+    np.testing.assert_array_equal(drop(x).detach().numpy(), x.detach().numpy())
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)
 
@@ -118,7 +118,7 @@ def test_activation_modules_match_functional(device):
              (nn.Tanh(), F.tanh(x)), (nn.GELU(), F.gelu(x)), (nn.Softmax(dim=1), F.softmax(x, 1)),
              (nn.LogSoftmax(dim=1), F.log_softmax(x, 1)), (nn.Identity(), x)]
     for module, expected in pairs:
-        np.testing.assert_allclose(module(x).numpy(), expected.numpy(), rtol=1e-6, err_msg=repr(module))
+        np.testing.assert_allclose(module(x).detach().numpy(), expected.detach().numpy(), rtol=1e-6, err_msg=repr(module))
     assert nn.Flatten()(mt.randn(2, 3, 4, device=device)).shape == (2, 12)
     assert nn.Flatten(0)(mt.randn(2, 3, 4, device=device)).shape == (24,)
     assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
@@ -126,17 +126,17 @@ def test_activation_modules_match_functional(device):
 
 def test_loss_modules(device):
     x, t = mt.randn(5, 3, device=device), mt.randn(5, 3, device=device)
-    d = x.numpy() - t.numpy()
+    d = x.detach().numpy() - t.detach().numpy()
     np.testing.assert_allclose(nn.MSELoss()(x, t).item(), (d ** 2).mean(), rtol=1e-5)
     np.testing.assert_allclose(nn.L1Loss(reduction="sum")(x, t).item(), np.abs(d).sum(), rtol=1e-5)
     huber = np.where(np.abs(d) <= 0.5, 0.5 * d * d, 0.5 * (np.abs(d) - 0.25)).mean()
     np.testing.assert_allclose(nn.HuberLoss(delta=0.5)(x, t).item(), huber, rtol=1e-5)
     labels = mt.tensor([0, 2, 1, 2, 0], device=device)
-    logp = x.numpy() - np.log(np.exp(x.numpy()).sum(1, keepdims=True))
-    ce = -logp[np.arange(5), labels.numpy()].mean()
+    logp = x.detach().numpy() - np.log(np.exp(x.detach().numpy()).sum(1, keepdims=True))
+    ce = -logp[np.arange(5), labels.detach().numpy()].mean()
     np.testing.assert_allclose(nn.CrossEntropyLoss()(x, labels).item(), ce, rtol=1e-5)
-    np.testing.assert_allclose(nn.CrossEntropyLoss(reduction="none")(x, labels).numpy(),
-                               F.cross_entropy(x, labels, reduction="none").numpy(), rtol=1e-6)
+    np.testing.assert_allclose(nn.CrossEntropyLoss(reduction="none")(x, labels).detach().numpy(),
+                               F.cross_entropy(x, labels, reduction="none").detach().numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="avg")
 
@@ -150,7 +150,7 @@ def test_loss_modules(device):
 def test_init_statistics(device, fn, expected_std):
     w = mt.zeros(512, 256, device=device)
     assert fn(w) is w
-    values = w.numpy()
+    values = w.detach().numpy()
     assert abs(values.std() / expected_std - 1) < 0.02
     assert abs(values.mean()) < 0.05 * expected_std
 
@@ -158,13 +158,13 @@ def test_init_statistics(device, fn, expected_std):
 def test_init_fills(device):
     w = nn.Parameter(mt.zeros(300, 200, device=device))
     nn.init.uniform_(w, -2.0, 3.0)
-    assert w.numpy().min() >= -2.0 and w.numpy().max() < 3.0 and abs(w.numpy().mean() - 0.5) < 0.05
+    assert w.detach().numpy().min() >= -2.0 and w.detach().numpy().max() < 3.0 and abs(w.detach().numpy().mean() - 0.5) < 0.05
     nn.init.normal_(w, 1.0, 0.5)
-    assert abs(w.numpy().mean() - 1.0) < 0.01 and abs(w.numpy().std() - 0.5) < 0.01
-    assert np.all(nn.init.ones_(w).numpy() == 1) and np.all(nn.init.zeros_(w).numpy() == 0)
+    assert abs(w.detach().numpy().mean() - 1.0) < 0.01 and abs(w.detach().numpy().std() - 0.5) < 0.01
+    assert np.all(nn.init.ones_(w).detach().numpy() == 1) and np.all(nn.init.zeros_(w).detach().numpy() == 0)
     assert w.requires_grad and w.is_leaf
     nn.init.kaiming_normal_(w, mode="fan_out")
-    assert abs(w.numpy().std() / math.sqrt(2 / 300) - 1) < 0.03
+    assert abs(w.detach().numpy().std() / math.sqrt(2 / 300) - 1) < 0.03
     with pytest.raises(ValueError, match="at least 2 dims"):
         nn.init.xavier_uniform_(mt.zeros(3))
 
@@ -186,12 +186,12 @@ def test_clip_grad_norm(device):
     a.grad, b.grad = mt.tensor([3.0, 0.0], device=device), mt.tensor([4.0], device=device)
     total = nn.utils.clip_grad_norm_([a, b, frozen], max_norm=1.0)
     assert total.item() == pytest.approx(5.0)
-    np.testing.assert_allclose(np.concatenate([a.grad.numpy(), b.grad.numpy()]), [0.6, 0.0, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(np.concatenate([a.grad.detach().numpy(), b.grad.detach().numpy()]), [0.6, 0.0, 0.8], rtol=1e-5)
     total = nn.utils.clip_grad_norm_([a, b], max_norm=10.0)  # already small: unchanged
     assert total.item() == pytest.approx(1.0, rel=1e-5)
-    np.testing.assert_allclose(a.grad.numpy(), [0.6, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(a.grad.detach().numpy(), [0.6, 0.0], rtol=1e-5)
     a.grad, b.grad = mt.tensor([3.0, -6.0], device=device), mt.tensor([4.0], device=device)
     assert nn.utils.clip_grad_norm_([a, b], 3.0, norm_type=math.inf).item() == pytest.approx(6.0)
-    np.testing.assert_allclose(a.grad.numpy(), [1.5, -3.0], rtol=1e-5)
+    np.testing.assert_allclose(a.grad.detach().numpy(), [1.5, -3.0], rtol=1e-5)
     a.grad = mt.tensor([1.0, -2.0], device=device)
     assert nn.utils.clip_grad_norm_(a, 100.0, norm_type=1).item() == pytest.approx(3.0)

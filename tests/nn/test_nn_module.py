@@ -54,7 +54,7 @@ def test_assignment_rules():
     b.scale = None
     assert "scale" not in dict(b.named_parameters())
     b.count = mt.ones(1)  # a buffer may be replaced by any tensor
-    assert b.count.numpy()[0] == 1
+    assert b.count.detach().numpy()[0] == 1
     b.inner = nn.Identity()  # a module replaces a module
     assert [n for n, _ in b.named_parameters()] == ["shift"]
 
@@ -87,7 +87,7 @@ def test_zero_grad(device):
     net = nn.Linear(3, 2, device=device)
     net(mt.randn(4, 3, device=device)).sum().backward()
     net.zero_grad(set_to_none=False)
-    assert all(np.all(p.grad.numpy() == 0) for p in net.parameters())
+    assert all(np.all(p.grad.detach().numpy() == 0) for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
@@ -95,7 +95,7 @@ def test_zero_grad(device):
 def test_parameter():
     t = mt.tensor([1.0, 2.0])
     p = nn.Parameter(t)
-    assert p.requires_grad and p.is_leaf and p.data is t.data  # shares memory, like torch
+    assert p.requires_grad and p.is_leaf and p.array is t.array  # shares memory, like torch
     assert repr(p) == "Parameter containing:\ntensor([1., 2.], requires_grad=True)"
     assert not nn.Parameter(t, requires_grad=False).requires_grad
 
@@ -137,12 +137,12 @@ def test_state_dict_round_trip(device, tmp_path):
     dst.load_state_dict(state)
     for (name, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
         assert a.dtype == b.dtype, name
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
     mt.save(src.state_dict(), tmp_path / "net.npz")
     again = workshop_net(device)
     again.load_state_dict(mt.load(tmp_path / "net.npz", device=device))
     x = mt.randn(5, 784, device=device)
-    np.testing.assert_array_equal(src.eval()(x).numpy(), again.eval()(x).numpy())
+    np.testing.assert_array_equal(src.eval()(x).detach().numpy(), again.eval()(x).detach().numpy())
     assert again[1].num_batches_tracked.item() == 1
 
 
@@ -152,13 +152,13 @@ def test_state_dict_shares_memory_and_load_is_in_place():
     weight = net.weight
     net.load_state_dict({"weight": mt.ones(2, 2), "bias": np.zeros(2)})
     assert net.weight is weight
-    np.testing.assert_array_equal(state["weight"].numpy(), np.ones((2, 2)))  # the earlier view sees the load
+    np.testing.assert_array_equal(state["weight"].detach().numpy(), np.ones((2, 2)))  # the earlier view sees the load
 
 
 def test_load_state_dict_errors():
     net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     good = net.state_dict()
-    before = {k: v.numpy().copy() for k, v in good.items()}
+    before = {k: v.detach().numpy().copy() for k, v in good.items()}
     missing = {k: v for k, v in good.items() if k != "1.running_var"}
     with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "1.running_var"'):
         net.load_state_dict(missing)
@@ -168,7 +168,7 @@ def test_load_state_dict_errors():
     with pytest.raises(RuntimeError, match=r"size mismatch for 0.weight: .*shape \(3, 2\).*shape .*\(2, 3\)"):
         net.load_state_dict(bad)
     for k, v in net.state_dict().items():  # a failed load changes nothing (0.bias was not copied)
-        np.testing.assert_array_equal(v.numpy(), before[k])
+        np.testing.assert_array_equal(v.detach().numpy(), before[k])
     result = net.load_state_dict({**missing, "extra": mt.ones(1)}, strict=False)
     assert result.missing_keys == ["1.running_var"] and result.unexpected_keys == ["extra"]
     with pytest.raises(RuntimeError, match="size mismatch"):  # shapes are checked even when not strict
@@ -188,7 +188,7 @@ def test_to_device_moves_in_place(device):
     assert net[1].num_batches_tracked.dtype == mt.int64
     y = net.eval()(x.to(device))
     assert y.device == device
-    np.testing.assert_allclose(net.to("cpu")(x).numpy(), y.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(net.to("cpu")(x).detach().numpy(), y.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_to_dtype():
@@ -200,6 +200,6 @@ def test_to_dtype():
 def test_apply_and_requires_grad():
     net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
     net.apply(lambda m: nn.init.ones_(m.weight) if isinstance(m, nn.Linear) else None)
-    assert all(np.all(m.weight.numpy() == 1) for m in net)
+    assert all(np.all(m.weight.detach().numpy() == 1) for m in net)
     net.requires_grad_(False)
     assert not any(p.requires_grad for p in net.parameters())

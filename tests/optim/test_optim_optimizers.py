@@ -22,7 +22,7 @@ def run(device, make_opt, grads=GRADS, p0=P0):
     for g in grads:
         p.grad = mt.tensor(g.copy(), device=device)
         opt.step()
-        out.append(p.numpy().copy())
+        out.append(p.detach().numpy().copy())
     return out
 
 
@@ -155,7 +155,7 @@ def test_fused_and_unfused_agree(fast_device, name, make_opt, monkeypatch):
             opt.zero_grad()
             nn.functional.mse_loss(net(x), y).backward()
             opt.step()
-        results[fused] = [p.numpy().copy() for p in net.parameters()]
+        results[fused] = [p.detach().numpy().copy() for p in net.parameters()]
         if fast_device == "cpu":  # on the CPU the fused kernel *is* the reference: used only when enabled
             assert len(calls) == (3 if fused == "1" else 0)
             calls.clear()
@@ -168,22 +168,22 @@ def test_params_without_grad_are_skipped(device):
     opt = optim.Adam([a, b], lr=0.1)
     a.grad = mt.ones(2, device=device)
     opt.step()
-    np.testing.assert_array_equal(b.numpy(), [1, 1])
+    np.testing.assert_array_equal(b.detach().numpy(), [1, 1])
     assert b not in opt.state and opt.state[a]["step"] == 1
     b.grad = mt.ones(2, device=device)
     opt.step()  # a is at step 2, b at step 1: each gets its own bias correction
-    np.testing.assert_allclose(b.numpy(), [0.9, 0.9], rtol=1e-6)
+    np.testing.assert_allclose(b.detach().numpy(), [0.9, 0.9], rtol=1e-6)
 
 
 def test_updates_are_in_place():
     p = nn.Parameter(mt.ones(3))
-    data = p.data
+    data = p.array
     view = p.view(3)
     opt = optim.SGD([p], lr=0.5)
     p.grad = mt.ones(3)
     opt.step()
-    assert p.data is data and p.is_leaf and p.grad_fn is None
-    np.testing.assert_array_equal(view.numpy(), [0.5, 0.5, 0.5])
+    assert p.array is data and p.is_leaf and p.grad_fn is None
+    np.testing.assert_array_equal(view.detach().numpy(), [0.5, 0.5, 0.5])
 
 
 @pytest.mark.parametrize("make, match", [
@@ -221,12 +221,12 @@ def test_gradient_accumulation_matches_full_batch(device):
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)).to(device).to(mt.float64)
     x, y = mt.randn(6, 4, dtype=mt.float64, device=device), mt.randn(6, 1, dtype=mt.float64, device=device)
     nn.functional.mse_loss(net(x), y).backward()
-    full = [p.grad.numpy().copy() for p in net.parameters()]
+    full = [p.grad.detach().numpy().copy() for p in net.parameters()]
     net.zero_grad()
     for half in (slice(0, 3), slice(3, 6)):
         (nn.functional.mse_loss(net(x[half]), y[half]) / 2).backward()
     for p, g in zip(net.parameters(), full):
-        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(p.grad.detach().numpy(), g, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("make_opt", [
@@ -260,7 +260,7 @@ def test_state_dict_resumes_identically(device, make_opt, tmp_path):
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     train(net2, opt2, 2)
     for a, b in zip(net.parameters(), net2.parameters()):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
 def test_state_dict_layout():
@@ -274,6 +274,6 @@ def test_state_dict_layout():
     fresh = optim.Adam([{"params": [p]}, {"params": [q]}])
     fresh.load_state_dict(sd)
     assert fresh.param_groups[1]["lr"] == 0.5 and fresh.state[p]["step"] == 1
-    assert fresh.state[p]["exp_avg"].data is not opt.state[p]["exp_avg"].data  # a copy, not shared
+    assert fresh.state[p]["exp_avg"].array is not opt.state[p]["exp_avg"].array  # a copy, not shared
     with pytest.raises(ValueError, match="parameter groups"):
         optim.Adam([p]).load_state_dict(sd)

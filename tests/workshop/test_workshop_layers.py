@@ -128,14 +128,14 @@ def _autograd(device, layer_fn, x, g):
     xt = _leaf(x, device)
     y = layer_fn(xt)
     (y * mt.tensor(g, device=device)).sum().backward()
-    return y.numpy(), xt.grad.numpy()
+    return y.detach().numpy(), xt.grad.detach().numpy()
 
 
 AUTOGRAD_FORMULAS = {
-    "ReLU": (ReLU, lambda x: ops.where(x.data > 0, x, 0.0)),
+    "ReLU": (ReLU, lambda x: ops.where(x.array > 0, x, 0.0)),
     "Sigmoid": (Sigmoid, lambda x: 1.0 / (1.0 + (-x).exp())),
     "Tanh": (Tanh, lambda x: ((2 * x).exp() - 1) / ((2 * x).exp() + 1)),
-    "LeakyReLU": (lambda: LeakyReLU(0.1), lambda x: ops.where(x.data > 0, x, 0.1 * x)),
+    "LeakyReLU": (lambda: LeakyReLU(0.1), lambda x: ops.where(x.array > 0, x, 0.1 * x)),
 }
 
 
@@ -147,8 +147,8 @@ def test_activation_backward_equals_autograd(name, device):
     layer = make_layer()
     y = layer.forward(mt.tensor(x, device=device))
     dx = layer.backward(mt.tensor(g, device=device))
-    np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx.numpy(), dx_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx.detach().numpy(), dx_ref, rtol=1e-12, atol=1e-12)
 
 
 def test_linear_backward_equals_autograd(device):
@@ -158,10 +158,10 @@ def test_linear_backward_equals_autograd(device):
     dx = layer.backward(mt.tensor(g, device=device))
     w, b = _leaf(np.asarray(layer.W), device), _leaf(np.asarray(layer.b), device)
     y_ref, dx_ref = _autograd(device, lambda xt: xt @ w.T + b, x, g)   # matmul + add, not the Linear op
-    np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-12)
-    np.testing.assert_allclose(dx.numpy(), dx_ref, rtol=1e-12)
-    np.testing.assert_allclose(np.asarray(layer.dW), w.grad.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(np.asarray(layer.db), b.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=1e-12)
+    np.testing.assert_allclose(dx.detach().numpy(), dx_ref, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(layer.dW), w.grad.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(layer.db), b.grad.detach().numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -177,11 +177,11 @@ def test_batchnorm_backward_equals_composed_autograd(device, training, monkeypat
     monkeypatch.setenv("MINITORCH_FUSED", "0")
     running = (mt.tensor(rm, device=device), mt.tensor(rv, device=device))
     y_ref, dx_ref = _autograd(device, lambda xt: ops.batch_norm(xt, *running, gamma, beta, training=training), x, g)
-    np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx.numpy(), dx_ref, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(np.asarray(bn.dgamma), gamma.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(np.asarray(bn.dbeta), beta.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(np.asarray(bn.running_var), running[1].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx.detach().numpy(), dx_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(bn.dgamma), gamma.grad.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(bn.dbeta), beta.grad.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(bn.running_var), running[1].detach().numpy(), rtol=1e-12)
 
 
 def test_dropout_backward_equals_autograd(device):
@@ -192,8 +192,8 @@ def test_dropout_backward_equals_autograd(device):
     dx = layer.backward(mt.tensor(g, device=device))
     mt.manual_seed(7)   # the same random numbers, so the same mask
     y_ref, dx_ref = _autograd(device, lambda xt: ops.dropout(xt, p=0.3), x, g)
-    np.testing.assert_allclose(y.numpy(), y_ref)
-    np.testing.assert_allclose(dx.numpy(), dx_ref)
+    np.testing.assert_allclose(y.detach().numpy(), y_ref)
+    np.testing.assert_allclose(dx.detach().numpy(), dx_ref)
 
 
 # -- BatchNorm and Dropout modes --------------------------------------------------------------

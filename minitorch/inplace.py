@@ -1,0 +1,197 @@
+"""In-place writes with PyTorch's rules, and the in-place helpers Module and the optimizers share.
+
+An in-place op computes its result out of place, then writes it into the tensor's own storage, so
+every view and every holder of the object sees it, and bumps the storage's version counter, so a
+backward that needs the old values raises instead of using the new ones. When the write must be
+differentiable (the tensor or an operand requires grad, and grad mode is on), the op is recorded
+on a copy of the old value that carries its history, and the tensor takes the op's node as its
+grad_fn: `y = a * 2; y[0] = 0; y.sum().backward()` gives a.grad = [0, 2, 2], as in PyTorch.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import numpy as np
+
+from . import dtypes
+from .autograd import is_grad_enabled, no_grad
+from .backends import Backend
+from .tensor import Tensor
+
+_LEAF_MSG = ("a leaf Variable that requires grad is being used in an in-place operation; wrap the update in "
+             "`with minitorch.no_grad():` (as an optimizer does), or write to .data")
+_VIEW_MSG = ("an in-place operation on a view of another tensor cannot be recorded by minitorch's autograd "
+             "(PyTorch rebases the view's base; minitorch does not): clone() the view first, or do the write "
+             "under minitorch.no_grad() if it should not be differentiated")
+
+
+def _requires_grad(a: Any) -> bool:
+    return isinstance(a, Tensor) and a.requires_grad
+
+
+def _check_leaf(t: Tensor) -> None:
+    if t.requires_grad and t.grad_fn is None and is_grad_enabled():
+        raise RuntimeError(_LEAF_MSG)
+
+
+def _recorded(t: Tensor, args: tuple) -> bool:
+    """Whether an in-place op on t with these operands must be part of the graph."""
+    return is_grad_enabled() and (t.requires_grad or any(_requires_grad(a) for a in args))
+
+
+def apply_(t: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> Tensor:
+    """t <- fn(t, *args, **kwargs), in t's storage; recorded in the graph when it must be."""
+    _check_leaf(t)
+    if not _recorded(t, args):
+        _write(t, fn(t, *args, **kwargs))
+        return t
+    if t._base is not None:
+        raise RuntimeError(_VIEW_MSG)
+    old = Tensor._make(t.xp.asarray(t.array, copy=True), t.backend, t.requires_grad, t.grad_fn)
+    out = fn(old, *args, **kwargs)
+    _write(t, out)
+    t.grad_fn, t.requires_grad = out.grad_fn, out.requires_grad
+    return t
+
+
+def _write(t: Tensor, out: Tensor) -> None:
+    """Copy an op's result into t's storage: same shape, and a dtype t can hold (PyTorch's cast rule)."""
+    if out.shape != t.shape:
+        raise RuntimeError(f"output with shape {list(t.shape)} doesn't match the broadcast shape {list(out.shape)}")
+    if out.dtype != t.dtype and not dtypes.can_cast(out.dtype, t.dtype):
+        raise RuntimeError(f"result type {dtypes.type_name(out.dtype, short=True)} can't be cast to the desired "
+                           f"output type {dtypes.type_name(t.dtype, short=True)}")
+    array = out.array
+    if array.dtype != t.array.dtype:
+        array = t.xp.astype(array, t.array.dtype)
+    t.array[...] = array
+    t._vc[0] += 1
+
+
+def _overwrite(old: Tensor, value: Tensor) -> Tensor:
+    """A differentiable "replace old by value": gradient to value, none to old."""
+    from . import ops
+    keep = Tensor._make(old.xp.zeros(old.array.shape, dtype=old.xp.bool), old.backend, False, None)
+    return ops.where(keep, old, ops.cast(ops.to_device(value, old.device), old.dtype))
+
+
+def fill_(t: Tensor, value: Any) -> Tensor:
+    """Every element <- value (a number, a 0-d Tensor or an array of t's shape)."""
+    if isinstance(value, Tensor) and value.requires_grad and is_grad_enabled():
+        return apply_(t, _overwrite, value)
+    _check_leaf(t)
+    if _recorded(t, ()):
+        from .creation import full_like
+        return apply_(t, _overwrite, full_like(t, value.item() if isinstance(value, Tensor) else value))
+    t.array[...] = value.array if isinstance(value, Tensor) else value
+    t._vc[0] += 1
+    return t
+
+
+def copy_(t: Tensor, src: Any) -> Tensor:
+    """t <- src, converted to t's device and dtype and broadcast to its shape; differentiable in src."""
+    if not isinstance(src, Tensor):
+        src = Tensor(src, device=t.device)
+    if _recorded(t, (src,)):
+        return apply_(t, _overwrite, src)
+    _check_leaf(t)
+    array = src.array if src.backend is t.backend else t.backend.from_host(src.backend.to_host(src.array))
+    if array.dtype != t.array.dtype:
+        array = t.xp.astype(array, t.array.dtype)
+    t.array[...] = array
+    t._vc[0] += 1
+    return t
+
+
+def setitem(t: Tensor, key: Any, value: Any) -> None:
+    """t[key] = value: a plain write, or a recorded one (PyTorch's CopySlices) when it must be."""
+    from .ops import index_put
+    from .ops.shape import _convert_key
+    if _recorded(t, (value,)):
+        apply_(t, index_put, key, value)
+        return
+    _check_leaf(t)
+    if isinstance(value, Tensor):
+        if value.backend is not t.backend:
+            raise RuntimeError(f"setitem: value on {value.device} cannot be written into a tensor on {t.device}")
+        value = value.array if value.array.dtype == t.array.dtype else t.xp.astype(value.array, t.array.dtype)
+    t.array[_convert_key(t, key)] = value
+    t._vc[0] += 1
+
+
+# -- hooks ---------------------------------------------------------------------------------------
+_hook_ids = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by register_hook: `handle.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: dict, key: int) -> None:
+        self._hooks, self.id = hooks, key
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+def register_hook(t: Tensor, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+    """Call hook(grad) when t's gradient has been computed; a returned tensor replaces the gradient."""
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if t.grad_fn is not None:
+        if t.grad_fn.hooks is None:
+            t.grad_fn.hooks = {}
+        hooks = t.grad_fn.hooks
+    else:
+        hooks = t.__dict__.setdefault("_hooks", {})
+    key = next(_hook_ids)
+    hooks[key] = hook
+    return RemovableHandle(hooks, key)
+
+
+# -- helpers for Module.to, load_state_dict and optimizers ----------------------------------------
+def move_(t: Tensor, backend: Backend) -> None:
+    """Re-home t (and its grad) on `backend` in place, so every reference to t sees the move."""
+    if t.backend is not backend:
+        t.array, t.backend = backend.from_host(t.backend.to_host(t.array)), backend
+    if t.grad is not None:
+        move_(t.grad, backend)
+
+
+def cast_(t: Tensor, dtype: Any) -> None:
+    """Cast a floating-point t (and its grad) to `dtype` in place; integer buffers keep their dtype."""
+    if dtypes.is_floating(t.dtype) and t.dtype != dtype:
+        t.array = t.xp.astype(t.array, dtypes.backend_dtype(t.xp, dtype))
+    if t.grad is not None:
+        cast_(t.grad, dtype)
+
+
+def zero_grads(params: Any, set_to_none: bool) -> None:
+    """Reset .grad of each tensor: None, or zeros written in place."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            with no_grad():
+                p.grad.zero_()
+
+
+def bump_versions(tensors: Any) -> None:
+    """Record an in-place write made on raw arrays (optimizer steps): saved copies become stale."""
+    for t in tensors:
+        t._vc[0] += 1
+
+
+def host_array(value: Any) -> np.ndarray:
+    """A value from a state dict (Tensor, array, list) as a NumPy array."""
+    if isinstance(value, Tensor):
+        return value.backend.to_host(value.array)
+    return np.asarray(value)
