@@ -8,10 +8,18 @@ from .autograd import no_grad
 
 
 def workshop_mlp(in_features: int = 784, hidden: int = 256, classes: int = 10, dropout: float = 0.2) -> Any:
-    """The workshop network: Linear -> BatchNorm1d -> ReLU -> Dropout -> Linear."""
+    """The workshop network: Linear -> BatchNorm1d -> ReLU -> Dropout -> Linear.
+
+    Its Linear layers are re-initialised Kaiming-uniform for ReLU (std sqrt(2/fan_in)) with zero
+    biases, as the workshop does; this trains MNIST slightly better than nn.Linear's PyTorch default.
+    """
     from . import nn
-    return nn.Sequential(nn.Linear(in_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-                         nn.Dropout(dropout), nn.Linear(hidden, classes))
+    model = nn.Sequential(nn.Linear(in_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                          nn.Dropout(dropout), nn.Linear(hidden, classes))
+    for layer in (model[0], model[4]):
+        nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+    return model
 
 
 class _Running:

@@ -201,3 +201,32 @@ def sgd_step(
             buf += g
             g = g + momentum * buf if nesterov else buf
         p -= lr * g
+
+
+def rmsprop_step(
+    params: Sequence[Array], grads: Sequence[Array], square_avgs: Sequence[Array],
+    grad_avgs: Sequence[Array] | None, momentum_buffers: Sequence[Array] | None,
+    *, lr: float, alpha: float, eps: float, weight_decay: float, momentum: float, centered: bool,
+) -> None:
+    """One RMSprop step (centred, momentum, L2 weight decay), in place, PyTorch semantics."""
+    if not params:
+        return
+    xp = params[0].__array_namespace__()
+    n = len(params)
+    for p, g, s, ga, buf in zip(params, grads, square_avgs, grad_avgs or [None] * n, momentum_buffers or [None] * n):
+        if weight_decay:
+            g = g + weight_decay * p
+        s *= alpha
+        s += (1.0 - alpha) * (g * g)
+        if centered:
+            ga *= alpha
+            ga += (1.0 - alpha) * g
+            avg = xp.sqrt(s - ga * ga) + eps  # the variance, not the raw second moment
+        else:
+            avg = xp.sqrt(s) + eps
+        if momentum:
+            buf *= momentum
+            buf += g / avg
+            p -= lr * buf
+        else:
+            p -= lr * (g / avg)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..autograd import no_grad
 from ..tensor import Tensor
 
 _LINEAR = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -36,9 +37,9 @@ def _fan_in_and_fan_out(t: Tensor) -> tuple[int, int]:
 
 
 def _fill(t: Tensor, array: object) -> Tensor:
-    # Writing into t.array keeps the Parameter object (and views of it) while skipping autograd.
-    t.array[...] = array
-    return t
+    # In place and unrecorded, as torch.nn.init: the Parameter object (and views of it) stay, the version moves.
+    with no_grad():
+        return t.fill_(array)
 
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:

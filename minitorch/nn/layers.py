@@ -1,10 +1,11 @@
 """Layers without normalisation: Linear, Dropout, Flatten, Identity and the activation modules."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import ops
-from ..creation import zeros
+from ..creation import zeros as empty  # filled by reset_parameters
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -14,28 +15,27 @@ from .parameter import Parameter
 class Linear(Module):
     """y = x @ W.T + b, weight (out_features, in_features).
 
-    Default init suits ReLU networks: weight ~ kaiming_uniform_ (fan_in, ReLU gain sqrt(2), so
-    std = sqrt(2 / in_features)) and bias = 0. PyTorch instead uses kaiming_uniform_ with a=sqrt(5)
-    (std = 1 / sqrt(3 in_features)) and a uniform bias; we deliberately keep activations' scale
-    through ReLU stacks. Re-initialise with nn.init for other nonlinearities.
+    Initialised as PyTorch's nn.Linear: weight and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features))
+    (kaiming_uniform_ with a=sqrt(5)), so an untrained classifier starts near loss ln(C).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(zeros(out_features, in_features, device=device, dtype=dtype))
+        self.weight = Parameter(empty(out_features, in_features, device=device, dtype=dtype))
         if bias:
-            self.bias = Parameter(zeros(out_features, device=device, dtype=dtype))
+            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Kaiming-uniform weight for ReLU (fan_in), zero bias."""
-        init.kaiming_uniform_(self.weight, nonlinearity="relu")
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            init.zeros_(self.bias)
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.linear(x, self.weight, self.bias)  # leading batch dims are handled by the op

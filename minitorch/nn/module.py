@@ -50,10 +50,12 @@ class Module:
                 or name in self.__dict__.get("_buffers", ()) or name in self.__dict__.get("_modules", ()):
             params, buffers, modules = self._dicts()
         if isinstance(value, Parameter):
-            self._forget(name)
+            if name not in params:  # re-assigning keeps the registration order (and Sequential's)
+                self._forget(name)
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            if name not in modules:
+                self._forget(name)
             modules[name] = value
         elif name in self.__dict__.get("_parameters", ()):
             if value is not None:
@@ -112,10 +114,11 @@ class Module:
             self.__dict__["_non_persistent"].add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
-        """Register a child module under `name`."""
+        """Register a child module under `name` (replacing one keeps its position)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module({name!r}): expected a nn.Module, got {type(module).__name__}")
-        self._forget(name)
+        if name not in self._dicts()[2]:
+            self._forget(name)
         self._dicts()[2][name] = module
 
     # -- traversal ---------------------------------------------------------------------------

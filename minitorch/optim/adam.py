@@ -1,11 +1,10 @@
 """Adam (coupled L2 weight decay) and AdamW (decoupled weight decay)."""
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_range, fused_step, state_tensor
+from .optimizer import Optimizer, check_range, multi_tensor_step, state_tensor
 
 
 class Adam(Optimizer):
@@ -41,25 +40,7 @@ class Adam(Optimizer):
         for step, ps in by_step.items():
             ms = [state_tensor(self.state[p], "exp_avg", p) for p in ps]
             vs = [state_tensor(self.state[p], "exp_avg_sq", p) for p in ps]
-            if not fused_step("adam_step", ps, ms, vs, step=step, **hyper):
-                for p, m, v in zip(ps, ms, vs):
-                    _adam_update(p.array, p.grad.array, m.array, v.array, step, **hyper)
-
-
-def _adam_update(p: Any, g: Any, m: Any, v: Any, step: int, *, lr: float, beta1: float, beta2: float,
-                 eps: float, weight_decay: float, decoupled: bool) -> None:
-    """One parameter's Adam/AdamW update on raw arrays, in place (the unfused path)."""
-    xp = p.__array_namespace__()
-    if weight_decay and decoupled:
-        p *= 1.0 - lr * weight_decay
-    elif weight_decay:
-        g = g + weight_decay * p
-    m *= beta1
-    m += (1.0 - beta1) * g
-    v *= beta2
-    v += (1.0 - beta2) * (g * g)
-    denom = xp.sqrt(v) / math.sqrt(1.0 - beta2**step) + eps
-    p -= (lr / (1.0 - beta1**step)) * (m / denom)
+            multi_tensor_step("adam_step", ps, ms, vs, step=step, **hyper)
 
 
 class AdamW(Adam):

@@ -74,6 +74,7 @@ class Optimizer:
                 params = [p for p in group["params"] if p.grad is not None]
                 if params:
                     self.update(group, params)
+                    bump_versions(params)  # written in place: a graph that saved them must not reuse them
         return loss
 
     def update(self, group: dict[str, Any], params: list[Tensor]) -> None:
@@ -136,21 +137,17 @@ def state_tensor(state: dict[str, Any], name: str, param: Tensor) -> Tensor:
     return state[name]
 
 
-def fused_step(name: str, params: list[Tensor], *states: list[Tensor] | None, **hyper: Any) -> bool:
-    """Run backend.kernels.<name>(params, grads, *states, **hyper) on raw arrays, once per device.
+def multi_tensor_step(name: str, params: list[Tensor], *states: list[Tensor] | None, **hyper: Any) -> None:
+    """Run the update rule `name` on raw arrays, once per device: rule(params, grads, *states, **hyper).
 
-    Returns False (and changes nothing) when fused paths are off or a device lacks the kernel, so the
-    caller falls back to its per-parameter loop. On the CPU the "fused" kernel is the xp reference.
+    Each rule is written once, in `minitorch.kernels.reference` (array-API code); a device whose
+    backend has a fused kernel of that name (CUDA) runs the kernel instead unless MINITORCH_FUSED=0.
     """
-    if not kernels.fused_enabled():
-        return False
     by_backend: dict[Any, list[int]] = {}
     for i, p in enumerate(params):
         by_backend.setdefault(p.backend, []).append(i)
-    fns = {b: getattr(b.kernels, name, None) for b in by_backend}
-    if any(fn is None for fn in fns.values()):
-        return False
     for backend, idx in by_backend.items():
+        rule = getattr(backend.kernels, name, None) if kernels.fused_enabled() else None
+        rule = rule or getattr(kernels.reference, name)
         arrays = [[s[i].array for i in idx] if s is not None else None for s in states]
-        fns[backend]([params[i].array for i in idx], [params[i].grad.array for i in idx], *arrays, **hyper)
-    return True
+        rule([params[i].array for i in idx], [params[i].grad.array for i in idx], *arrays, **hyper)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_range, state_tensor
+from .optimizer import Optimizer, check_range, multi_tensor_step, state_tensor
 
 
 class RMSprop(Optimizer):
@@ -23,28 +23,11 @@ class RMSprop(Optimizer):
         check_range("momentum value", group["momentum"])
 
     def update(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        wd, mu, centered = group["weight_decay"], group["momentum"], group["centered"]
         for p in params:
-            state = self.state[p]
-            state["step"] = state.get("step", 0) + 1
-            xp, g = p.xp, p.grad.array
-            if wd:
-                g = g + wd * p.array
-            square_avg = state_tensor(state, "square_avg", p).array
-            square_avg *= alpha
-            square_avg += (1.0 - alpha) * (g * g)
-            if centered:
-                grad_avg = state_tensor(state, "grad_avg", p).array
-                grad_avg *= alpha
-                grad_avg += (1.0 - alpha) * g
-                avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps  # the variance, not the raw 2nd moment
-            else:
-                avg = xp.sqrt(square_avg) + eps
-            if mu:
-                buf = state_tensor(state, "momentum_buffer", p).array
-                buf *= mu
-                buf += g / avg
-                p.array -= lr * buf
-            else:
-                p.array -= lr * (g / avg)
+            self.state[p]["step"] = self.state[p].get("step", 0) + 1
+        squares = [state_tensor(self.state[p], "square_avg", p) for p in params]
+        grad_avgs = [state_tensor(self.state[p], "grad_avg", p) for p in params] if group["centered"] else None
+        bufs = [state_tensor(self.state[p], "momentum_buffer", p) for p in params] if group["momentum"] else None
+        multi_tensor_step("rmsprop_step", params, squares, grad_avgs, bufs, lr=group["lr"], alpha=group["alpha"],
+                          eps=group["eps"], weight_decay=group["weight_decay"], momentum=group["momentum"],
+                          centered=group["centered"])

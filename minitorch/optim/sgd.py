@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_range, fused_step, state_tensor
+from .optimizer import Optimizer, check_range, multi_tensor_step, state_tensor
 
 
 class SGD(Optimizer):
@@ -25,15 +25,4 @@ class SGD(Optimizer):
         lr, mu, wd, nesterov = group["lr"], group["momentum"], group["weight_decay"], group["nesterov"]
         # Buffers start at zero, so the first step sets b = d, exactly as PyTorch's clone-on-first-step.
         bufs = [state_tensor(self.state[p], "momentum_buffer", p) for p in params] if mu else None
-        if fused_step("sgd_step", params, bufs, lr=lr, momentum=mu, weight_decay=wd, nesterov=nesterov):
-            return
-        for i, p in enumerate(params):
-            d = p.grad.array
-            if wd:
-                d = d + wd * p.array  # a new array: the caller's .grad is never modified
-            if mu:
-                buf = bufs[i].array
-                buf *= mu
-                buf += d
-                d = d + mu * buf if nesterov else buf
-            p.array -= lr * d
+        multi_tensor_step("sgd_step", params, bufs, lr=lr, momentum=mu, weight_decay=wd, nesterov=nesterov)

@@ -29,16 +29,25 @@ def test_linear(device):
     np.testing.assert_allclose(no_bias(x).detach().numpy(), x.detach().numpy() @ no_bias.weight.detach().numpy().T, rtol=1e-5, atol=1e-6)
 
 
-def test_linear_default_init_is_relu_kaiming():
+def test_linear_default_init_is_pytorchs():
     layer = nn.Linear(400, 300)
-    w = layer.weight.detach().numpy()
-    assert abs(w.std() / math.sqrt(2 / 400) - 1) < 0.03
-    assert np.abs(w).max() <= math.sqrt(6 / 400) + 1e-6  # kaiming *uniform* bound
-    assert np.all(layer.bias.detach().numpy() == 0)
+    w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+    bound = 1 / math.sqrt(400)  # kaiming_uniform_(a=sqrt(5)) and the bias rule both give U(-1/sqrt(in), 1/sqrt(in))
+    assert np.abs(w).max() <= bound + 1e-7 and np.abs(b).max() <= bound + 1e-7
+    assert abs(w.std() / (bound / math.sqrt(3)) - 1) < 0.03
+    assert abs(b.std() / (bound / math.sqrt(3)) - 1) < 0.15
     mt.manual_seed(1)
     a = nn.Linear(5, 5).weight.detach().numpy()
     mt.manual_seed(1)
     np.testing.assert_array_equal(a, nn.Linear(5, 5).weight.detach().numpy())
+
+
+def test_untrained_classifier_starts_near_ln_c():
+    """The course notes' first-iteration check: an untrained 10-class MLP's loss is about ln 10 = 2.30."""
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    x, y = mt.randn(512, 784), mt.randint(0, 10, (512,))
+    loss = nn.functional.cross_entropy(model(x), y).item()
+    assert abs(loss - math.log(10)) < 0.1
 
 
 @pytest.mark.parametrize("fused", ["1", "0"])
