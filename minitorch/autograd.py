@@ -10,6 +10,7 @@ class _GradState(threading.local):
     """Grad mode is per thread, as in PyTorch: no_grad() in one thread never affects another."""
 
     enabled = True
+    anomaly = False  # detect_anomaly(): check every op's output and gradients for NaN/Inf
 
 
 _state = _GradState()
@@ -54,6 +55,57 @@ class enable_grad(_GradMode):
     """Ops inside record the graph, even within `no_grad`."""
 
     enabled = True
+
+
+class detect_anomaly:
+    """Inside it, the first op whose forward or backward produces NaN or Inf raises a RuntimeError
+    naming the op and the line of user code that created it (slow: it reads every result)."""
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.check_nan = check_nan
+
+    def __enter__(self) -> "detect_anomaly":
+        self._prev, _state.anomaly = _state.anomaly, self.check_nan
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.anomaly = self._prev
+
+
+def _user_line() -> str:
+    """file:line: code of the innermost caller outside minitorch (where the user created the op)."""
+    import os
+    import traceback
+    package = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        if not os.path.abspath(frame.filename).startswith(package + os.sep):
+            return f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}"
+    return "(inside minitorch)"
+
+
+def _nonfinite(a: Any) -> str | None:
+    """'nan' or 'inf' when a floating array holds one, else None."""
+    if a is None or getattr(a.dtype, "kind", "f") not in "fc" and "float" not in str(a.dtype):
+        return None
+    xp = a.__array_namespace__()
+    if bool(xp.any(xp.isnan(a))):
+        return "nan"
+    return None if bool(xp.all(xp.isfinite(a))) else "inf"
+
+
+def _anomaly_in_forward(name: str, out: Any) -> None:
+    bad = _nonfinite(out)
+    if bad:
+        raise RuntimeError(f"detect_anomaly: {name} produced {bad} values in its forward, created at "
+                           f"{_user_line()}")
+
+
+def _anomaly_in_backward(node: "Context", grads: tuple) -> None:
+    for i, g in enumerate(grads):
+        bad = _nonfinite(g)
+        if bad:
+            raise RuntimeError(f"detect_anomaly: Function '{node.name}' returned {bad} values in its {i}th "
+                               f"output; the op was created at {node.__dict__.get('site', '(unknown)')}")
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -135,6 +187,9 @@ class Function:
             out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError) as exc:
             raise _explain(cls.__name__, raw, exc) from exc
+        if _state.anomaly:
+            _anomaly_in_forward(cls.__name__, out)
+            ctx.site = _user_line()
         backend = ctx.__dict__.get("out_backend", backend)  # only ToDevice changes device
         view = ctx.__dict__.get("view", cls.view)
         if not (needs and _state.enabled):
@@ -270,6 +325,8 @@ def run_backward(root: Any, grad: Any, retain_graph: bool = False) -> None:
         grads = node.fn.backward(node, g)
         if not isinstance(grads, tuple):
             grads = (grads,)
+        if _state.anomaly:
+            _anomaly_in_backward(node, grads)
         previous = None
         for t, gi, parent, needed in zip(node.inputs, grads, node.parents, node.needs_input_grad):
             if not needed or gi is None:
@@ -309,5 +366,5 @@ def _run_hooks(node: Context, g: Any) -> Any:
 
 from .gradcheck import gradcheck  # noqa: E402  (re-exported: minitorch.autograd.gradcheck)
 
-__all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "unbroadcast",
-           "run_backward", "gradcheck"]
+__all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",
+           "unbroadcast", "run_backward", "gradcheck"]
