@@ -191,6 +191,23 @@ class Tensor:
         """A copy with its own storage; differentiable."""
         return ops.clone(self)
 
+    # -- new tensors like this one (its dtype and device unless given) ---------------------
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
+        return Tensor(data, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
+        return creation.zeros(*size, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
+        return creation.ones(*size, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
+        return creation.full(size, fill_value, dtype=dtype or self.dtype, device=self.device,
+                             requires_grad=requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
+        return creation.zeros(*size, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad)
+
     # -- in-place ops (PyTorch's rules: see minitorch/inplace.py) --------------------------
     def add_(self, other: Any, alpha: Any = 1) -> "Tensor":
         return inplace.apply_(self, ops.add, other, alpha=alpha)
@@ -555,4 +572,4 @@ def _suggest(module_name: str, names: list[str], name: str) -> AttributeError:
     return AttributeError(f"module '{module_name}' has no attribute '{name}'{hint}")
 
 
-from . import inplace, ops  # noqa: E402  (both import Tensor; methods above look them up at call time)
+from . import creation, inplace, ops  # noqa: E402  (they import Tensor; methods above look them up at call time)
