@@ -50,7 +50,7 @@ def main() -> None:
             gradient = loss_function.backward()                     # 3. backward
             net.backward(gradient)
             net.update(args.lr)                                     # 4. update
-            total, batches, step = total + loss, batches + 1, step + 1
+            total, batches, step = total + loss.item(), batches + 1, step + 1   # loss: a float with .item()
             if args.max_steps is not None and step >= args.max_steps:
                 break
         accuracy = net.evaluate(test_images, test_labels)  # evaluate() switches to eval mode itself

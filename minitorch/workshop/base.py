@@ -64,10 +64,10 @@ class Layer:
         return self.forward(x)
 
     def forward(self, x: Any) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x) -> y")
 
     def backward(self, dL_dy: Any) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define backward(dL_dy) -> dL_dx")
 
     def train(self, mode: bool = True) -> "Layer":
         """Training mode: BatchNorm uses batch statistics, Dropout drops."""
@@ -88,9 +88,18 @@ class Layer:
 
     def update(self, lr: float) -> None:
         """Plain SGD, in place so every alias of a parameter sees the step: p -= lr * dp."""
-        for p, g in zip(self.parameters(), self.gradients()):
-            if g is not None:
-                p -= lr * g
+        for (p_name, g_name), p, g in zip(self.params, self.parameters(), self.gradients()):
+            if g is None:
+                continue
+            if tuple(g.shape) != tuple(p.shape):  # else `p -= lr * g` could broadcast, or fail without names
+                raise ValueError(f"{type(self).__name__}.update: gradient {g_name} has shape {tuple(g.shape)} "
+                                 f"but {p_name} has shape {tuple(p.shape)}"
+                                 + self._transposed_hint(p_name, tuple(g.shape), tuple(p.shape)))
+            p -= lr * g
+
+    def _transposed_hint(self, name: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
+        """Extra words for a shape error where `got` is `want` transposed (Linear names the convention)."""
+        return "; it looks transposed" if got == want[::-1] != want else ""
 
     # -- helpers for subclasses --------------------------------------------------------------
     def _begin(self, x: Any) -> tuple[Any, Backend]:
@@ -113,14 +122,17 @@ class Layer:
 
     def _move(self, backend: Backend, dtype: Any) -> None:
         """Copy parameters and buffers to `backend` in `dtype`; old gradients no longer match them."""
+        moved = {}
         for name in [p for p, _ in self.params] + list(self.buffers):
             array = getattr(self, name)
             if backend is not self.backend:
                 array = backend.from_host(self.backend.to_host(array))
-            setattr(self, name, backend.xp.astype(array, dtype))
+            moved[name] = backend.xp.astype(array, dtype)
+        self.backend = backend   # first: a checked setter (Linear.W) brings values to self.backend
+        for name, array in moved.items():
+            setattr(self, name, array)
         for _, g in self.params:
             setattr(self, g, None)
-        self.backend = backend
 
     def _save(self, ctx: Context, y: Any) -> Any:
         """Keep the op's context for backward and hand the output back as the caller's kind."""

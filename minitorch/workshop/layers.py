@@ -9,11 +9,18 @@ from ..ops import activations as act
 from ..ops.dropout import Dropout as DropoutOp
 from ..ops.matmul import Linear as LinearOp
 from ..ops.norm import BatchNormEval, BatchNormTrain
-from .base import Layer, _alias, context
+from .base import Layer, _alias, context, on_backend
 
 
 class Linear(Layer):
-    """y = x @ W.T + b, with W of shape (out_features, in_features) as in PyTorch."""
+    """y = x @ W.T + b, with W of shape (out_features, in_features), as PyTorch stores it.
+
+    The tutorials disagree here: the workshop tutorial and its visual guide write Z = X @ W + b with W
+    of shape (in, out); the from-scratch `deeplearning` library, the course notes and PyTorch keep W
+    as (out, in). minitorch follows PyTorch, so `Linear(784, 256).W.shape == (256, 784)` and `dW`
+    has W's shape. Assigning an (in, out) W, or updating with an (in, out) dW, is an error that says
+    so (a square W cannot be told apart: transpose (in, out) weights yourself).
+    """
 
     params = (("W", "dW"), ("b", "db"))
     _w, _b = _alias("W"), _alias("b")            # the from-scratch tutorial's names
@@ -30,9 +37,48 @@ class Linear(Layer):
         self.dW: Any = None
         self.db: Any = None
 
+    @property
+    def W(self) -> Any:
+        """The weight, (out_features, in_features), an array on the layer's device."""
+        return self._weight
+
+    @W.setter
+    def W(self, value: Any) -> None:
+        self._weight = self._checked("W", value, (self.out_features, self.in_features))
+
+    @property
+    def b(self) -> Any:
+        """The bias, (out_features,)."""
+        return self._bias
+
+    @b.setter
+    def b(self, value: Any) -> None:
+        self._bias = self._checked("b", value, (self.out_features,))
+
+    def _checked(self, name: str, value: Any, shape: tuple[int, ...]) -> Any:
+        """`value` (array, Tensor, list) as a float array on the layer's device, if it has `shape`."""
+        array = on_backend(value, self.backend)
+        if tuple(array.shape) != shape:
+            raise ValueError(f"{self!r}: {name} must have shape {shape}, got {tuple(array.shape)}"
+                             + self._transposed_hint(name, tuple(array.shape), shape))
+        if not dtypes.is_floating(array.dtype):
+            array = self.backend.xp.astype(array, dtypes.backend_dtype(self.backend.xp, dtypes.get_default_dtype()))
+        return array
+
+    def _transposed_hint(self, name: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
+        if name != "W" or got != want[::-1] or got == want:
+            return super()._transposed_hint(name, got, want)
+        return ("; it is (in, out), as in the workshop tutorial's Z = X @ W + b, but minitorch's workshop Linear "
+                "stores W as (out, in), as PyTorch and the from-scratch `deeplearning` tutorial do "
+                "(y = x @ W.T + b, dW = dL_dy.T @ x): transpose it (.T)")
+
     def forward(self, x: Any) -> Any:
         """x: (N, in_features) -> (N, out_features)."""
         x, backend = self._begin(x)
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            hint = " (one sample? reshape it to (1, -1))" if x.ndim == 1 else ""
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.in_features}), "
+                             f"got {tuple(x.shape)}{hint}")
         ctx = context(backend, (True, True, True))
         return self._save(ctx, LinearOp.forward(ctx, x, self.W, self.b))
 

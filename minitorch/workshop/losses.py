@@ -1,4 +1,4 @@
-"""The workshop's losses: `forward(pred, target)` returns the loss as a float, `backward()` returns dL/dpred."""
+"""The workshop's losses: `forward(pred, target)` returns the loss (a float with `.item()`), `backward()` dL/dpred."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,6 +10,24 @@ from ..tensor import Tensor
 from .base import context, on_backend, unwrap, wrap
 
 
+class LossValue(float):
+    """A loss as a Python float that also has `.item()`, so PyTorch-style `loss.item()` works.
+
+    It formats, compares and adds like a float (f"{loss:.4f}", `total += loss`); arithmetic gives
+    plain floats. It is a number, not a graph: gradients come from `loss_function.backward()`.
+    """
+
+    __slots__ = ()
+
+    def item(self) -> float:
+        """The value as a plain float, as `Tensor.item()` gives it."""
+        return float(self)
+
+    def backward(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a workshop loss value is a number, not an autograd graph: call "
+                        "loss_function.backward() for dL/dpredictions and pass it to net.backward(...)")
+
+
 class CrossEntropyLoss:
     """Softmax of the logits, then the mean negative log-probability of the true class."""
 
@@ -17,10 +35,10 @@ class CrossEntropyLoss:
         self._ctx: Any = None
         self._as_tensor = False
 
-    def __call__(self, predictions: Any, labels: Any) -> float:
+    def __call__(self, predictions: Any, labels: Any) -> LossValue:
         return self.forward(predictions, labels)
 
-    def forward(self, predictions: Any, labels: Any) -> float:
+    def forward(self, predictions: Any, labels: Any) -> LossValue:
         """predictions: (N, C) raw scores (logits); labels: N class indices in 0..C-1."""
         logits, backend, self._as_tensor = unwrap(predictions)
         if logits.ndim != 2:
@@ -32,7 +50,7 @@ class CrossEntropyLoss:
         # One fused op: log-softmax is computed with the max subtracted, so large logits cannot overflow.
         loss = CrossEntropy.forward(ctx, logits, target, -100, 0.0, "mean")
         self._ctx = ctx
-        return float(backend.to_host(loss))
+        return LossValue(backend.to_host(loss))
 
     def backward(self) -> Any:
         """dL/dlogits = (softmax(logits) - one_hot(labels)) / N, divided by N once, here."""
@@ -73,13 +91,13 @@ class _AutogradLoss:
         self._loss: Tensor | None = None
         self._as_tensor = False
 
-    def __call__(self, predictions: Any, targets: Any) -> float:
+    def __call__(self, predictions: Any, targets: Any) -> LossValue:
         return self.forward(predictions, targets)
 
     def _formula(self, pred: Tensor, target: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def forward(self, predictions: Any, targets: Any) -> float:
+    def forward(self, predictions: Any, targets: Any) -> LossValue:
         """predictions and targets of the same shape; returns the mean loss over all elements."""
         pred, backend, self._as_tensor = unwrap(predictions)
         xp = backend.xp
@@ -90,7 +108,7 @@ class _AutogradLoss:
         self._pred = Tensor._make(pred, backend, True, None)
         with enable_grad():
             self._loss = self._formula(self._pred, Tensor._make(target, backend, False, None))
-        return float(self._loss.item())
+        return LossValue(self._loss.item())
 
     def backward(self) -> Any:
         """dL/dpred for the last forward (mean reduction: divided by the element count once)."""

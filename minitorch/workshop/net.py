@@ -5,23 +5,28 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, unwrap, wrap
+from .base import unwrap, wrap
 from .layers import Linear, ReLU
 from .losses import CrossEntropyLoss
 
 
 class Net:
-    """A sequence of layers: `add`, `forward`, `backward`, `update(lr)` (plain SGD), `train`/`eval`."""
+    """A sequence of layers: `add`, `forward`, `backward`, `update(lr)` (plain SGD), `train`/`eval`.
 
-    def __init__(self, *layers: Layer) -> None:
-        self.layers: list[Layer] = []
+    A layer is any object with `forward(x) -> y` and `backward(dL_dy) -> dL_dx`, like the tutorials'
+    own classes; `update(lr)`, `train(mode)` and `parameters()` are called where the layer has them.
+    """
+
+    def __init__(self, *layers: Any) -> None:
+        self.layers: list[Any] = []
         self.training = True
         for layer in layers:
             self.add(layer)
 
-    def add(self, layer: Layer) -> "Net":
-        """Append a layer; it takes the net's current mode."""
-        layer.train(self.training)
+    def add(self, layer: Any) -> "Net":
+        """Append a layer (anything with forward and backward); it takes the net's current mode."""
+        _check_layer(layer)
+        _call_if_present(layer, "train", self.training)
         self.layers.append(layer)
         return self
 
@@ -42,13 +47,13 @@ class Net:
     def update(self, learning_rate: float) -> None:
         """One SGD step on every parameter: p -= learning_rate * dL/dp."""
         for layer in self.layers:
-            layer.update(learning_rate)
+            _call_if_present(layer, "update", learning_rate)
 
     def train(self, mode: bool = True) -> "Net":
         """Training mode for every layer (BatchNorm: batch statistics; Dropout: on)."""
         self.training = mode
         for layer in self.layers:
-            layer.train(mode)
+            _call_if_present(layer, "train", mode)
         return self
 
     def eval(self) -> "Net":
@@ -57,7 +62,7 @@ class Net:
 
     def parameters(self) -> list[Any]:
         """Every layer's trainable arrays, in layer order."""
-        return [p for layer in self.layers for p in layer.parameters()]
+        return [p for layer in self.layers for p in (_call_if_present(layer, "parameters") or [])]
 
     def predict(self, x: Any) -> Any:
         """Predicted class indices, computed in evaluation mode (the mode is restored afterwards)."""
@@ -79,6 +84,34 @@ class Net:
 
     def __repr__(self) -> str:
         return "Net(\n" + "".join(f"  ({i}): {layer!r}\n" for i, layer in enumerate(self.layers)) + ")"
+
+
+def _check_layer(layer: Any) -> None:
+    """Refuse, with what is missing and what would do, anything Net cannot run forward and backward."""
+    if isinstance(layer, type):
+        raise TypeError(f"Net.add: got the class {layer.__name__}, not a layer; create one: "
+                        f"net.add({layer.__name__}(...))")
+    missing = [f"{m}()" for m in ("forward", "backward") if not callable(getattr(layer, m, None))]
+    if not missing:
+        return
+    name = type(layer).__name__
+    hint = ""
+    if callable(getattr(layer, "named_parameters", None)):   # an nn.Module: autograd makes its gradients
+        hint = (f" {name} is a minitorch.nn module, trained by autograd (loss.backward(), an optimizer); "
+                f"in a workshop Net use minitorch.workshop's layers (Linear, ReLU, ...).")
+    elif callable(getattr(layer, "update", None)):
+        hint = (f" {name} looks like an optimizer: call it yourself after net.backward(...), "
+                f"over the layers in net.layers.")
+    raise TypeError(f"Net.add: {name} has no {' and no '.join(missing)}. A workshop layer needs "
+                    f"forward(x) -> y and backward(dL_dy) -> dL_dx (the gradient for the layer before it); "
+                    f"update(learning_rate), train(mode) and parameters() are used when present. Define them, "
+                    f"or subclass minitorch.workshop.Layer.{hint}")
+
+
+def _call_if_present(layer: Any, method: str, *args: Any) -> Any:
+    """layer.method(*args) for the methods a duck-typed layer may leave out; None where it has none."""
+    fn = getattr(layer, method, None)
+    return fn(*args) if callable(fn) else None
 
 
 class TwoLayerMLP(Net):

@@ -264,3 +264,43 @@ def test_backward_errors_name_the_layer():
     layer.forward(np.ones((4, 3)))
     with pytest.raises(ValueError, match=r"Linear.backward\(\): gradient of shape \(4, 3\)"):
         layer.backward(np.ones((4, 3)))
+
+
+# -- W's orientation: (out, in), as in PyTorch; the other convention is named in the error --------
+def test_linear_w_in_out_is_refused_with_the_convention_named():
+    layer = Linear(784, 256)
+    with pytest.raises(ValueError, match=r"Linear\(784, 256\): W must have shape \(256, 784\), got \(784, 256\); "
+                                         r"it is \(in, out\).*Z = X @ W \+ b.*stores W as \(out, in\), as "
+                                         r"PyTorch.*transpose it"):
+        layer.W = np.zeros((784, 256), np.float32)
+    with pytest.raises(ValueError, match=r"W must have shape \(256, 784\), got \(10, 784\)$"):
+        layer.W = np.zeros((10, 784), np.float32)
+    with pytest.raises(ValueError, match=r"b must have shape \(256,\), got \(1, 256\)"):
+        layer.b = np.zeros((1, 256), np.float32)
+    layer.W = np.zeros((784, 256), np.float32).T         # transposed, it fits
+    assert layer.W.shape == (256, 784)
+
+
+def test_linear_update_refuses_a_transposed_gradient():
+    layer = Linear(6, 4)
+    x = _x()
+    layer.forward(x)
+    layer.backward(np.ones((5, 4)))
+    layer.dW = x.T @ np.ones((5, 4))                     # the (in, out) tutorial's dW = X.T @ dZ
+    with pytest.raises(ValueError, match=r"Linear.update: gradient dW has shape \(6, 4\) but W has shape \(4, 6\); "
+                                         r"it is \(in, out\).*transpose it"):
+        layer.update(0.1)
+
+
+def test_linear_takes_tensors_and_lists_as_weights_and_checks_its_input(device):
+    layer = Linear(3, 2)
+    layer.W = mt.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
+    layer.b = [0, 1]                                     # ints become the default float dtype
+    assert isinstance(layer.W, np.ndarray) and layer.b.dtype == np.float32
+    y = layer.forward(mt.tensor([[1.0, 2.0, 3.0]], device=device))
+    np.testing.assert_allclose(y.numpy(), [[1.0, 6.0]])
+    assert layer.W.shape == (2, 3) and layer.backend.name == mt.tensor(0.0, device=device).backend.name
+    with pytest.raises(ValueError, match=r"Linear\(3, 2\): expected input of shape \(N, 3\), got \(4, 2\)"):
+        layer.forward(np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"got \(3,\) \(one sample\? reshape it to \(1, -1\)\)"):
+        layer.forward(np.ones(3))

@@ -6,7 +6,7 @@ import pytest
 
 import minitorch as mt
 from minitorch import ops
-from minitorch.workshop import CrossEntropyLoss, HuberLoss, MSELoss, relative_error
+from minitorch.workshop import CrossEntropyLoss, HuberLoss, LossValue, MSELoss, relative_error
 
 
 def _softmax(z):
@@ -116,3 +116,18 @@ def test_regression_losses_finite_differences_and_tensors(loss, device):
 def test_regression_loss_shape_mismatch_is_an_error():
     with pytest.raises(RuntimeError, match="differ"):
         MSELoss().forward(np.zeros((4, 1)), np.zeros(4))
+
+
+@pytest.mark.parametrize("loss", [CrossEntropyLoss(), MSELoss(), HuberLoss()], ids=["CE", "MSE", "Huber"])
+def test_loss_value_is_a_float_with_item(loss):
+    pred = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+    target = np.array([0, 1]) if isinstance(loss, CrossEntropyLoss) else np.zeros((2, 3))
+    value = loss.forward(pred, target)
+    assert isinstance(value, float) and isinstance(value, LossValue)
+    assert type(value.item()) is float and value.item() == float(value) == value
+    assert f"{value:.4f}" == f"{float(value):.4f}" and repr(value) == repr(float(value))
+    total = 0
+    total += value                                   # the tutorials' running sums
+    assert type(total) is float and total / 2 == float(value) / 2
+    with pytest.raises(TypeError, match=r"call loss_function.backward\(\)"):
+        value.backward()

@@ -120,3 +120,43 @@ def test_evaluate_rejects_mismatched_label_shape():
     images, labels = _blobs(n=16)
     with pytest.raises(ValueError, match="labels of shape"):
         _tutorial_net().evaluate(images, labels[:, None])
+
+
+class _TutorialLeakyReLU:
+    """A duck-typed layer as the from-scratch tutorial writes one: forward and backward, nothing else."""
+
+    def forward(self, x):
+        self._x = x
+        return np.where(x > 0, x, 0.01 * x)
+
+    def backward(self, dL_dy):
+        return np.where(self._x > 0, dL_dy, 0.01 * dL_dy)
+
+
+def test_net_takes_any_object_with_forward_and_backward():
+    images, labels = _blobs()
+    net = Net(Linear(20, 32), _TutorialLeakyReLU(), Linear(32, 4))
+    net.eval()
+    net.train()                                       # the duck layer has no train(): skipped
+    assert len(net.parameters()) == 4                 # nor parameters()
+    loss_function, losses = CrossEntropyLoss(), []
+    for step in range(30):
+        losses.append(loss_function.forward(net.forward(images), labels))
+        net.backward(loss_function.backward())
+        net.update(0.1)                               # nor update()
+    assert losses[-1] < 0.3 * losses[0]
+    assert net.evaluate(images, labels) > 0.95
+
+
+def test_net_add_says_what_a_layer_needs():
+    net = Net()
+    with pytest.raises(TypeError, match=r"Half has no backward\(\)\. A workshop layer needs forward\(x\) -> y and "
+                                        r"backward\(dL_dy\) -> dL_dx"):
+        net.add(type("Half", (), {"forward": lambda self, x: x})())
+    with pytest.raises(TypeError, match=r"no forward\(\) and no backward\(\).*looks like an optimizer"):
+        net.add(type("SGDMomentum", (), {"update": lambda self, params, grads, layer_id: None})())
+    with pytest.raises(TypeError, match=r"ReLU is a minitorch.nn module.*minitorch.workshop's layers"):
+        net.add(mt.nn.ReLU())
+    with pytest.raises(TypeError, match=r"got the class ReLU, not a layer; create one: net.add\(ReLU\(...\)\)"):
+        net.add(ReLU)
+    assert net.layers == []
