@@ -5,6 +5,8 @@ import functools
 import threading
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 
 class _GradState(threading.local):
     """Grad mode is per thread, as in PyTorch: no_grad() in one thread never affects another."""
@@ -187,6 +189,8 @@ class Function:
             out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError) as exc:
             raise _explain(cls.__name__, raw, exc) from exc
+        if isinstance(out, np.generic):  # NumPy reductions return scalars: a tensor needs a (0-d) array
+            out = np.asarray(out)
         if _state.anomaly:
             _anomaly_in_forward(cls.__name__, out)
             ctx.site = _user_line()
@@ -227,17 +231,25 @@ def _check_view(t: Any, op: str) -> None:
 
 
 def _saved_versions(saved: tuple, args: tuple, tensor_type: type, out: Any) -> tuple:
-    """(tensor, version) for each input or output whose array the op saved, checked in backward."""
+    """(tensor, version, which) for each input or output whose storage the op saved; checked in backward."""
     found = []
     for s in saved:
-        if s is out.array:
+        if _same_storage(s, out.array):
             found.append((out, 0, "output 0"))
             continue
         for i, a in enumerate(args):
-            if isinstance(a, tensor_type) and s is a.array:
+            if isinstance(a, tensor_type) and _same_storage(s, a.array):
                 found.append((a, a._vc[0], f"input {i}"))
                 break
     return tuple(found)
+
+
+def _same_storage(s: Any, a: Any) -> bool:
+    """Whether s and a are one array or views of one buffer (NumPy's and CuPy's .base)."""
+    if s is a:
+        return True
+    sb, ab = getattr(s, "base", None), getattr(a, "base", None)
+    return (sb is not None and (sb is a or sb is ab)) or (ab is not None and ab is s)
 
 
 def _check_versions(node: Context) -> None:

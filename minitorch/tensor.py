@@ -329,7 +329,7 @@ class Tensor:
     def div(self, other: Any) -> "Tensor": return ops.div(self, other)
     def pow(self, exponent: Any) -> "Tensor": return ops.pow(self, exponent)
     def matmul(self, other: Any) -> "Tensor": return ops.matmul(self, other)
-    def mm(self, other: Any) -> "Tensor": return ops.matmul(self, other)
+    def mm(self, other: Any) -> "Tensor": return ops.mm(self, other)
     def dot(self, other: Any) -> "Tensor": return ops.matmul(self, other)
     def neg(self) -> "Tensor": return ops.neg(self)
     def exp(self) -> "Tensor": return ops.exp(self)
@@ -400,7 +400,10 @@ class Tensor:
     def reshape_as(self, other: "Tensor") -> "Tensor": return ops.reshape(self, other.shape)
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor": return ops.flatten(self, start_dim, end_dim)
     def transpose(self, dim0: int, dim1: int) -> "Tensor": return ops.transpose(self, dim0, dim1)
-    def t(self) -> "Tensor": return ops.transpose(self, 0, 1) if self.ndim == 2 else self
+    def t(self) -> "Tensor":
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return ops.transpose(self, 0, 1) if self.ndim == 2 else self
     def permute(self, *dims: Any) -> "Tensor": return ops.permute(self, *dims)
     def unsqueeze(self, dim: int) -> "Tensor": return ops.unsqueeze(self, dim)
     def squeeze(self, dim: Any = None) -> "Tensor": return ops.squeeze(self, dim)
@@ -558,11 +561,21 @@ def _to_array(data: Any, backend: Backend, dtype: Any) -> Any:
     else:
         if type(data).__module__.startswith("cupy"):
             data = data.get()
-        host = dtypes.infer_host_array(data)
+        host = _host_with_dtype(data, dtype) if dtype is not None else dtypes.infer_host_array(data)
         array = backend.from_host(host)
     if dtype is not None and dtypes.as_dtype(array.dtype) != dtypes.as_dtype(dtype):
         array = xp.astype(array, dtypes.backend_dtype(xp, dtype))
     return array
+
+
+def _host_with_dtype(data: Any, dtype: Any) -> np.ndarray:
+    """Python numbers straight to the asked dtype: tensor([0.23], dtype=float64) must not pass through float32."""
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.asarray(data)
+    try:
+        return np.asarray(data, dtype=dtypes.as_dtype(dtype), order="C")
+    except (TypeError, ValueError):  # e.g. a list of tensors: infer, then cast
+        return dtypes.infer_host_array(data)
 
 
 def _suggest(module_name: str, names: list[str], name: str) -> AttributeError:

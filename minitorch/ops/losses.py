@@ -1,8 +1,8 @@
 """Losses: cross_entropy (fused softmax + CE, or composed from ops), mse, l1, huber."""
 from __future__ import annotations
 
+from .. import dtypes, kernels
 from ..autograd import Function
-from .. import kernels
 
 
 class CrossEntropy(Function):
@@ -57,7 +57,7 @@ def _check_targets(x, target, ignore_index) -> bool:
 
 
 def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoothing=0.0):
-    """Softmax cross-entropy of logits against class indices, with PyTorch's options."""
+    """Softmax cross-entropy of logits against class indices (or class probabilities), with PyTorch's options."""
     from ..tensor import Tensor
     if not isinstance(target, Tensor):
         target = Tensor(target, device=input.device)
@@ -65,6 +65,8 @@ def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoo
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if dtypes.is_floating(target.dtype):
+        return _probability_cross_entropy(input, target, reduction, label_smoothing)
     may_ignore = _check_targets(input, target, ignore_index)
     x, t = _flatten_classes(input, target)
     if kernels.fused_enabled():
@@ -75,6 +77,21 @@ def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoo
     if reduction == "none" and input.ndim != 2:
         loss = loss.reshape(target.shape)
     return loss
+
+
+def _probability_cross_entropy(x, target, reduction, label_smoothing):
+    """Class-probability targets (same shape as the input): -sum_c q_c log softmax(x)_c per sample."""
+    from .activations import log_softmax
+    if target.shape != x.shape:
+        raise RuntimeError(f"cross_entropy: probability target of shape {target.shape} must match input of shape "
+                           f"{x.shape} (or pass integer class indices)")
+    dim = 1 if x.ndim > 1 else 0
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / x.shape[dim]
+    per_sample = -(log_softmax(x, dim=dim) * target).sum(dim=dim)
+    if reduction == "none":
+        return per_sample
+    return per_sample.sum() if reduction == "sum" else per_sample.mean()
 
 
 def composed_cross_entropy(x, target, ignore_index, label_smoothing, reduction):

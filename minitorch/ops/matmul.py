@@ -67,11 +67,28 @@ class Linear(Function):
         return dx, dw, db
 
 
+def _same_dtype(op, *tensors):
+    """PyTorch does not promote inside matrix products: mixed dtypes are an error naming both."""
+    dts = [t.dtype for t in tensors if t is not None]
+    if any(d != dts[0] for d in dts):
+        raise RuntimeError(f"{op}: expected all operands to have the same dtype, got " + " and ".join(map(str, dts))
+                           + "; cast one with .to(dtype)")
+
+
 def matmul(a, b):
     """Matrix product with NumPy's rules for 1-D and batched operands."""
+    _same_dtype("matmul", a, b)
     return MatMul.apply(a, b)
+
+
+def mm(a, b):
+    """Product of two matrices (2-D only, as torch.mm)."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {a.shape} and {b.shape}; use matmul for others")
+    return matmul(a, b)
 
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias."""
+    _same_dtype("linear", x, weight, bias)
     return Linear.apply(x, weight, bias)
