@@ -170,8 +170,8 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run forward on the tensors' arrays; record the graph when an input requires grad."""
         tensor_type = _tensor_type()
-        backend, needs, raw = None, False, []
-        for a in args:  # one pass: unwrap arrays, check devices, see whether any input needs grad
+        backend, raw, needs = None, [], []
+        for a in args:  # one pass: unwrap arrays, check devices, see which inputs need grad
             if isinstance(a, tensor_type):
                 if backend is None:
                     backend = a.backend
@@ -180,11 +180,15 @@ class Function:
                                        f"got {backend.device} and {a.device}; move one with .to(device)")
                 if a._base is not None:
                     _check_view(a, cls.__name__)
-                needs = needs or a.requires_grad
+                needs.append(a.requires_grad)
                 raw.append(a.array)
             else:
+                needs.append(False)
                 raw.append(a)
+        record = _state.enabled and any(needs)
         ctx = Context(backend)
+        # Known before forward, so an op saves only what the wanted gradients need (d(a*b)/da needs b only).
+        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError) as exc:
@@ -196,16 +200,15 @@ class Function:
             ctx.site = _user_line()
         backend = ctx.__dict__.get("out_backend", backend)  # only ToDevice changes device
         view = ctx.__dict__.get("view", cls.view)
-        if not (needs and _state.enabled):
+        if not record:
             t = tensor_type._make(out, backend, False, None)
             if view:
                 _share_storage(t, args[0])
             return t
         ctx.fn = cls
         ctx.inputs = args
-        ctx.needs_input_grad = needs_in = tuple(isinstance(a, tensor_type) and a.requires_grad for a in args)
         # Edges are fixed now: a later in-place op that gives an input a new grad_fn must not reroute them.
-        ctx.parents = tuple(a.grad_fn if n else None for a, n in zip(args, needs_in))
+        ctx.parents = tuple(a.grad_fn if n else None for a, n in zip(args, needs))
         t = tensor_type._make(out, backend, True, ctx)
         if view:
             _share_storage(t, args[0])

@@ -120,7 +120,8 @@ def test_in_place_op_uses_the_old_value_for_the_other_operand(device):
 
 
 def test_optimizer_step_between_forward_and_backward_raises():
-    model = nn.Linear(3, 2)
+    """As in PyTorch: the second layer saved its weight (the first layer's input needs no gradient)."""
+    model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 2))
     opt = optim.SGD(model.parameters(), lr=0.1)
     x = mt.randn(4, 3)
     model(x).sum().backward()

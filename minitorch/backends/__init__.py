@@ -21,6 +21,7 @@ BACKEND_DEVICES = {"numpy": "cpu", "cupy": "cuda", "array_api_strict": "strict"}
 _backends: dict[str, Backend] = {}
 _default_device: str | None = None
 _seed: int | None = None
+_cuda_seed: int | None = None  # from minitorch.cuda.manual_seed: CUDA generators only
 _host_rng = np.random.default_rng()
 
 
@@ -37,8 +38,9 @@ def get_backend(device: Any = None) -> Backend:
             backend = StrictBackend()
         else:
             backend = CupyBackend(int(name[5:]) if ":" in name else 0)
-        if _seed is not None:
-            backend.seed(_seed)
+        seed = _cuda_seed if _cuda_seed is not None and name.startswith("cuda") else _seed
+        if seed is not None:
+            backend.seed(seed)
         _backends[name] = backend
     return backend
 
@@ -77,11 +79,27 @@ def available_devices() -> list[str]:
 
 def manual_seed(seed: int) -> None:
     """Seed every backend's generator and the host generator (shuffling) for reproducible runs."""
-    global _seed, _host_rng
-    _seed = int(seed)
+    global _seed, _cuda_seed, _host_rng
+    _seed, _cuda_seed = int(seed), None
     _host_rng = np.random.default_rng(_seed)
     for backend in _backends.values():
         backend.seed(_seed)
+
+
+def forget_cuda_backends() -> None:
+    """In a forked child (a DataLoader worker): CUDA state does not survive fork, so drop the CUDA backends
+    the parent made (a later use in the child then fails at once, instead of touching the parent's context)."""
+    for name in [n for n in _backends if n.startswith("cuda")]:
+        del _backends[name]
+
+
+def manual_seed_cuda(seed: int) -> None:
+    """Seed the CUDA backends' generators only (now, and those created later): minitorch.cuda.manual_seed."""
+    global _cuda_seed
+    _cuda_seed = int(seed)
+    for name, backend in _backends.items():
+        if name.startswith("cuda"):
+            backend.seed(_cuda_seed)
 
 
 def host_rng() -> np.random.Generator:
@@ -89,5 +107,30 @@ def host_rng() -> np.random.Generator:
     return _host_rng
 
 
-__all__ = ["Backend", "get_backend", "default_device", "set_default_device", "manual_seed",
-           "host_rng", "is_available", "available_devices", "canonical_device"]
+class _Flags:
+    """Settings PyTorch scripts set on torch.backends.<library> (cudnn.benchmark = True, ...).
+
+    minitorch has no cuDNN and no MPS backend: the flags are accepted and have no effect, and
+    `is_available()` is False, so `"mps" if mt.backends.mps.is_available() else "cpu"` picks the CPU.
+    """
+
+    def __init__(self, name: str, **flags: Any) -> None:
+        self.__dict__.update(flags, _name=name)
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def is_built() -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<minitorch.backends.{self._name}: not used by minitorch>"
+
+
+cudnn = _Flags("cudnn", benchmark=False, deterministic=False, enabled=True, allow_tf32=True)
+mps = _Flags("mps")
+
+__all__ = ["Backend", "get_backend", "default_device", "set_default_device", "manual_seed", "manual_seed_cuda",
+           "host_rng", "is_available", "available_devices", "canonical_device", "cudnn", "mps"]

@@ -38,6 +38,10 @@ class Backend:
         """Copy an array of this backend into a NumPy array."""
         return np.asarray(array)
 
+    def pin(self, array: np.ndarray) -> np.ndarray:
+        """A host array this device copies from fastest: page-locked memory on CUDA, `array` itself here."""
+        return array
+
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""
 
@@ -80,6 +84,22 @@ class Backend:
     def index_add(self, target: Any, key: Any, values: Any) -> None:
         """`target[key] += values` in place, accumulating repeated indices (a scatter-add)."""
         np.add.at(target, key, values)
+
+    # -- sorting -----------------------------------------------------------------------------
+    def argsort(self, array: Any, axis: int = -1, descending: bool = False) -> Any:
+        """Indices that sort `array` along `axis`: stable (ties keep their order) and NaN as the largest
+        value, as PyTorch's sort; the standard's `descending` is missing from NumPy and CuPy."""
+        if not descending:
+            return self.stable_argsort(array, axis)
+        # Sort the reversed array and read the result backwards: the largest values come first and
+        # equal ones stay in their original order.
+        xp = self.xp
+        reversed_order = self.stable_argsort(xp.flip(array, axis=axis), axis)
+        return (array.shape[axis] - 1) - xp.flip(reversed_order, axis=axis)
+
+    def stable_argsort(self, array: Any, axis: int) -> Any:
+        """Ascending stable argsort (the standard's spelling; NumPy 2 and array_api_strict accept it)."""
+        return self.xp.argsort(array, axis=axis, stable=True)
 
     def __repr__(self) -> str:
         return f"<Backend {self.name} on {self.device}>"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any
 
 import numpy as np
@@ -47,12 +48,28 @@ class PinnedStaging:
     """Page-locked host buffers for host-to-device copies: full DMA speed, and asynchronous.
 
     A buffer is reused only after the event recorded behind its last copy has completed, so a
-    copy in flight never sees its source overwritten.
+    copy in flight never sees its source overwritten. Arrays made by `pin()` (DataLoader's
+    pin_memory) are page-locked already: they are copied from directly, and kept alive until
+    their copy has completed, so the pool cannot hand their memory out while it is being read.
     """
 
     def __init__(self, cupy: Any) -> None:
         self.cp = cupy
         self.slots: dict[int, list[list[Any]]] = {}  # nbytes -> [[pinned memory, event or None], ...]
+        self.pinned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> array from pin()
+        self.in_flight: list[tuple[Any, np.ndarray]] = []  # (event, pinned source) of copies not yet done
+
+    def pin(self, array: np.ndarray) -> np.ndarray:
+        """A copy of `array` in page-locked memory from CuPy's pinned pool, which upload() copies from directly."""
+        memory = self.cp.cuda.alloc_pinned_memory(max(array.nbytes, 1))
+        out = np.frombuffer(memory, dtype=array.dtype, count=array.size).reshape(array.shape)
+        out[...] = array
+        self.pinned[id(out)] = out
+        return out
+
+    def is_pinned(self, array: np.ndarray) -> bool:
+        """Whether `array` is one that pin() made (and so page-locked)."""
+        return self.pinned.get(id(array)) is array
 
     def _slot(self, nbytes: int) -> list[Any]:
         slots = self.slots.setdefault(nbytes, [])
@@ -68,15 +85,24 @@ class PinnedStaging:
         return slot
 
     def upload(self, array: np.ndarray) -> Any:
-        """A device copy of `array`, queued on the current stream through a pinned buffer."""
+        """A device copy of `array`, queued on the current stream from pinned memory."""
+        self.in_flight = [(event, src) for event, src in self.in_flight if not event.done]
+        if self.is_pinned(array):
+            out, event = self._copy(array)
+            self.in_flight.append((event, array))
+            return out
         slot = self._slot(array.nbytes)
         staging = np.frombuffer(slot[0], dtype=array.dtype, count=array.size).reshape(array.shape)
         staging[...] = array
-        out = self.cp.empty(array.shape, dtype=array.dtype)
-        stream = self.cp.cuda.get_current_stream()
-        out.set(staging, stream=stream)
-        slot[1] = stream.record()
+        out, slot[1] = self._copy(staging)
         return out
+
+    def _copy(self, pinned: np.ndarray) -> tuple[Any, Any]:
+        """An asynchronous copy of a page-locked array to the device, and the event that marks its end."""
+        out = self.cp.empty(pinned.shape, dtype=pinned.dtype)
+        stream = self.cp.cuda.get_current_stream()
+        out.set(pinned, stream=stream)
+        return out, stream.record()
 
 
 class CupyBackend(Backend):
@@ -109,9 +135,12 @@ class CupyBackend(Backend):
     def from_host(self, array: np.ndarray) -> Any:
         with self._cupy.cuda.Device(self.index):
             array = np.asarray(array)
-            if array.nbytes < PINNED_MIN_BYTES or not array.flags.c_contiguous:
-                return self._cupy.asarray(array)
-            return self._staging.upload(array)
+            if array.flags.c_contiguous and (array.nbytes >= PINNED_MIN_BYTES or self._staging.is_pinned(array)):
+                return self._staging.upload(array)
+            return self._cupy.asarray(array)
+
+    def pin(self, array: np.ndarray) -> np.ndarray:
+        return self._staging.pin(np.asarray(array))
 
     def to_host(self, array: Any) -> np.ndarray:
         return self._cupy.asnumpy(array)
@@ -139,6 +168,10 @@ class CupyBackend(Backend):
     def index_add(self, target: Any, key: Any, values: Any) -> None:
         import cupyx
         cupyx.scatter_add(target, key, values)
+
+    def stable_argsort(self, array: Any, axis: int) -> Any:
+        # CuPy's sort is always stable (a radix sort) and takes no `stable` keyword.
+        return self._cupy.argsort(array, axis=axis)
 
     @staticmethod
     def is_available() -> bool:

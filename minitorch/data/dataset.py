@@ -1,10 +1,12 @@
-"""Dataset: anything with __getitem__ and __len__; TensorDataset: rows of equal-length arrays."""
+"""Dataset: anything with __getitem__ and __len__; TensorDataset: rows of equal-length arrays; Subset, random_split."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Any
 
-__all__ = ["Dataset", "TensorDataset"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "permutation"]
 
 
 class Dataset:
@@ -48,3 +50,49 @@ class TensorDataset(Dataset):
     def arrays(self) -> tuple:
         """The inputs themselves, for DataLoader's fast path (it slices them by index arrays)."""
         return self.tensors
+
+
+class Subset(Dataset):
+    """The samples of `dataset` at `indices`, in that order."""
+
+    def __init__(self, dataset: Any, indices: Any) -> None:
+        self.dataset, self.indices = dataset, [int(i) for i in indices]
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def random_split(dataset: Any, lengths: Any, generator: Any = None) -> list[Subset]:
+    """Split `dataset` into non-overlapping random Subsets of the given lengths (or fractions summing to 1).
+
+    The permutation comes from `generator` (a minitorch.Generator or a NumPy Generator; default: the
+    host generator that `minitorch.manual_seed` seeds), so the same seed gives the same split.
+    """
+    from ..backends import host_rng
+
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions, PyTorch's rounding
+        if any(not 0 <= f <= 1 for f in lengths):
+            raise ValueError(f"random_split: fractions must be between 0 and 1, got {lengths}")
+        counts = [math.floor(n * f) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of the "
+                         f"input dataset ({n})")
+    order = permutation(generator if generator is not None else host_rng(), n).tolist()
+    offsets = itertools.accumulate(lengths)
+    return [Subset(dataset, order[end - size:end]) for end, size in zip(offsets, lengths)]
+
+
+def permutation(generator: Any, n: int) -> Any:
+    """A random order of range(n) (a NumPy int array) from a NumPy Generator or a minitorch.Generator."""
+    if hasattr(generator, "permutation"):
+        return generator.permutation(n)
+    from ..ops.random import randperm
+    return randperm(n, generator=generator, device=generator.device).numpy()

@@ -11,3 +11,11 @@ from .parameter import Parameter
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Flatten", "Identity",
            "CrossEntropyLoss", "MSELoss", "L1Loss", "HuberLoss", "functional", "init", "utils"]
+
+
+def __getattr__(name: str) -> object:
+    """Only reached for a name that does not exist: say which existing name is closest."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from ..tensor import _suggest
+    raise _suggest(__name__, list(globals()), name)

@@ -2,10 +2,19 @@
 from .activations import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .convert import cast, eq, ge, gt, le, lt, ne, to_device
 from .dropout import dropout
-from .elementwise import abs, add, clamp, div, exp, log, maximum, minimum, mul, neg, pow, sqrt, sub, where
+from .elementwise import add, div, floor_divide, mul, neg, pow, remainder, sub
+from .extrema import amax, amin, argmax, argmin, logsumexp, max, min
 from .losses import cross_entropy, huber_loss, l1_loss, mse_loss
-from .matmul import linear, matmul
+from .matmul import linear, matmul, mm
 from .norm import batch_norm, layer_norm
-from .reduce import amax, argmax, argmin, max, mean, min, std, sum, var
-from .shape import (cat, clone, flatten, getitem, index_put, permute, reshape, squeeze, stack, transpose, unsqueeze,
+from .logical import (allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, equal, isfinite, isinf, isnan,
+                      logical_and, logical_not, logical_or, logical_xor)
+from .reduce import all, any, cumsum, mean, prod, std, sum, var
+from .selection import clamp, clamp_max, clamp_min, maximum, minimum, where
+from .unary import abs, ceil, cos, exp, floor, log, log1p, reciprocal, round, rsqrt, sign, sin, sqrt, square
+from .vector_norm import norm  # the function; the module ops/norm.py (batch_norm, layer_norm) stays importable
+from .indexing import gather, getitem, index_put, index_select, masked_fill, one_hot
+from .shape import (cat, clone, expand, flatten, flip, permute, repeat, reshape, squeeze, stack, transpose, unsqueeze,
                     view)
+from .sorting import argsort, sort, topk
+from .split import chunk, narrow, split, unbind

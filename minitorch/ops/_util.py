@@ -1,42 +1,158 @@
-"""Helpers shared by ops: turning operands into arrays, normalising dims."""
+"""Helpers shared by ops: type promotion of operands, float-only inputs, normalising dims."""
 from __future__ import annotations
 
 import numbers
 from typing import Any
 
+import numpy as np
+
 from .. import dtypes
+from ..tensor import Tensor
+
+# Raw array dtypes on which `float_tensor (op) float_tensor/Python number` needs no promotion work.
+FLOAT_DTYPES = frozenset(np.dtype(n) for n in ("float16", "float32", "float64"))
+_NUMBER = (float, int)
+_NP_BOOL = np.dtype(bool)
 
 
 def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
-    """Make the non-tensor operand a constant of the tensor's device and dtype.
+    """Both operands of a binary op with PyTorch's result dtype (see `promote`).
 
-    Python scalars become 0-d arrays of the tensor's dtype, so `float32_tensor * 2.0` stays float32
-    (and array_api_strict, which forbids mixing dtypes, is satisfied).
+    The common cases cost two dtype checks: two floating tensors of one dtype are returned as they
+    are, and a Python number next to a floating tensor becomes a 0-d array of the tensor's dtype.
     """
-    from ..tensor import Tensor
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        return a, b
-    t, other, t_first = (a, b, True) if isinstance(a, Tensor) else (b, a, False)
-    if isinstance(other, numbers.Number):
-        dtype = t.dtype
-        if isinstance(other, float) and not dtypes.is_floating(dtype):
-            t, dtype = t.to(dtypes.get_default_dtype()), dtypes.get_default_dtype()
-        elif isinstance(other, bool) is False and isinstance(other, int) and dtype == dtypes.bool_:
-            t, dtype = t.to(dtypes.int64), dtypes.int64
-        other = t.xp.asarray(other, dtype=dtypes.backend_dtype(t.xp, dtype))
+    if isinstance(a, Tensor):
+        dt = a.array.dtype
+        if isinstance(b, Tensor):
+            if dt == b.array.dtype and dt in FLOAT_DTYPES:
+                return a, b
+        elif type(b) in _NUMBER and dt in FLOAT_DTYPES:
+            return a, a.backend.xp.asarray(b, dtype=dt)
+    elif isinstance(b, Tensor) and type(a) in _NUMBER and b.array.dtype in FLOAT_DTYPES:
+        return b.backend.xp.asarray(a, dtype=b.array.dtype), b
+    return tuple(promote(a, b)[0])
+
+
+def promote(*operands: Any, backend: Any = None, float_result: bool = False) -> tuple[list[Any], np.dtype]:
+    """The operands converted to their PyTorch result dtype (`dtypes.result_type`), and that dtype.
+
+    Tensors go through the differentiable cast, so a float32 parameter used with a float64 tensor
+    still gets a float32 gradient; Python and NumPy scalars become 0-d arrays on the tensors' device
+    (integers wrapped into the result's range, as a C cast does); anything else (lists, NumPy arrays)
+    becomes a tensor first. `backend` places the scalars when no operand is a tensor. With
+    `float_result` an integer or bool result type becomes the default float (true division), and
+    the operands are converted to it directly (uint8 tensor / -3 divides by -3.0, not by 253).
+    """
+    from .convert import cast
+    ref = next((x for x in operands if isinstance(x, Tensor)), None)
+    backend = backend if ref is None else ref.backend
+    if backend is None:
+        raise TypeError("expected at least one operand to be a Tensor")
+    items = [x if isinstance(x, Tensor) or is_scalar(x) else Tensor(x, device=backend.device) for x in operands]
+    dtype = dtypes.result_type(*items)
+    if float_result and dtype.kind != "f":
+        dtype = dtypes.get_default_dtype()
+    return [cast(x, dtype) if isinstance(x, Tensor) else scalar_array(backend.xp, x, dtype) for x in items], dtype
+
+
+def bool_operand(x: Any) -> bool:
+    """Whether a promoted operand (Tensor or raw 0-d array) is bool: bool arithmetic is logical."""
+    dt = x.array.dtype if isinstance(x, Tensor) else x.dtype
+    return dt is _NP_BOOL or (not isinstance(dt, np.dtype) and dtypes.as_dtype(dt) == dtypes.bool_)
+
+
+def logical_result(name: str, a: Any, b: Any) -> Tensor:
+    """bool + bool is `or`, bool * bool is `and` (NumPy agrees; the array API standard has no bool +)."""
+    ref = a if isinstance(a, Tensor) else b
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.backend is not b.backend:
+        raise RuntimeError(f"expected all tensors on one device, got {a.device} and {b.device}")
+    raw = [x.array if isinstance(x, Tensor) else x for x in (a, b)]
+    return Tensor._make(getattr(ref.xp, name)(*raw), ref.backend, False, None)
+
+
+def is_scalar(x: Any) -> bool:
+    """A Python or NumPy number (weak in promotion)."""
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, complex)
+
+
+def scalar_array(xp: Any, value: Any, dtype: np.dtype) -> Any:
+    """A 0-d array of `dtype` holding a Python or NumPy scalar."""
+    if dtype.kind == "f":
+        value = float(value)
+    elif dtype.kind == "b":
+        value = bool(value)
     else:
-        other = Tensor(other, dtype=t.dtype if dtypes.is_floating(t.dtype) else None, device=t.device)
-    return (t, other) if t_first else (other, t)
+        value = dtypes.wrap_integer(int(value), dtype)
+    return xp.asarray(value, dtype=dtypes.backend_dtype(xp, dtype))
+
+
+def is_float(t: Tensor) -> bool:
+    """Whether a tensor has a floating-point dtype (the check is one set lookup on NumPy and CuPy)."""
+    return t.array.dtype in FLOAT_DTYPES or dtypes.is_floating(t.dtype)
+
+
+def is_bool(x: Any) -> bool:
+    """A bool tensor or a Python/NumPy bool."""
+    if isinstance(x, Tensor):
+        return x.dtype == dtypes.bool_
+    return isinstance(x, (bool, np.bool_))
+
+
+def float_input(a: Tensor) -> Tensor:
+    """`a` itself when floating, else `a` cast to the default float dtype: float-only ops on integer and
+    bool tensors compute in (and return) the default float dtype, as PyTorch's do."""
+    if is_float(a):
+        return a
+    from .convert import cast
+    return cast(a, dtypes.get_default_dtype())
+
+
+def require_float(a: Tensor, op: str) -> None:
+    """Raise PyTorch's NotImplementedError for ops that have no integer or bool kernel (softmax, gelu, ...)."""
+    if not is_float(a):
+        raise NotImplementedError(f'"{op}" not implemented for \'{dtypes.scalar_type_name(a.dtype)}\'')
+
+
+def require_tensor(x: Any, op: str, name: str = "other", position: int = 2) -> None:
+    """Raise PyTorch's TypeError for functions whose arguments must be tensors (maximum, logical_and, ...)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, not {type(x).__name__}")
 
 
 def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
-    """dim as a sorted tuple of non-negative axes (None: all axes), with a clear error when out of range."""
+    """dim as a sorted tuple of non-negative axes (None: all axes), with PyTorch's errors when out of range."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = []
     for d in dims:
+        d = int(d)
         if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, "
+                             f"{max(ndim, 1) - 1}], but got {d})")
+        if d % max(ndim, 1) in out:
+            raise RuntimeError(f"dim {d % max(ndim, 1)} appears multiple times in the list of dims")
         out.append(d % max(ndim, 1))
     return tuple(sorted(out))
+
+
+def reduce_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
+    """The axes a reduction runs over: None for all (also for an empty dim list, as PyTorch's sum(dim=())),
+    and none at all for a 0-d tensor."""
+    axes = normalize_dims(dim, ndim)
+    if axes is not None and len(axes) == 0:
+        return None
+    if ndim == 0:
+        return None
+    return axes
+
+
+def size_tuple(size: tuple) -> tuple[int, ...]:
+    """A shape from PyTorch-style size arguments: zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) alike."""
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    for n in shape:
+        if isinstance(n, (bool, float)) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"size must be a tuple of ints, not {type(n).__name__}")
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(shape)}")
+    return tuple(int(n) for n in shape)

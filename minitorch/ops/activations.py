@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 
+from .. import dtypes
 from ..autograd import Function
+from ._util import float_input, require_float
 from .special import erf
 
 
@@ -28,15 +30,14 @@ class LeakyReLU(Function):
 
     @staticmethod
     def forward(ctx, x, slope=0.01):
-        positive = x > 0
-        ctx.save_for_backward(positive)
+        ctx.save_for_backward(x)
         ctx.slope = slope
-        return ctx.xp.where(positive, x, slope * x)
+        return ctx.xp.where(x > 0, x, slope * x)
 
     @staticmethod
     def backward(ctx, grad):
-        (positive,) = ctx.saved
-        return ctx.xp.where(positive, grad, ctx.slope * grad)
+        (x,) = ctx.saved
+        return ctx.xp.where(x > 0, grad, ctx.slope * grad)
 
 
 class Sigmoid(Function):
@@ -103,7 +104,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
         xp = ctx.xp
-        e = xp.exp(x - xp.max(x, axis=dim, keepdims=True))
+        e = xp.exp(x - _row_max(xp, x, dim))
         y = e / xp.sum(e, axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -121,7 +122,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
         xp = ctx.xp
-        shifted = x - xp.max(x, axis=dim, keepdims=True)
+        shifted = x - _row_max(xp, x, dim)
         y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -134,10 +135,43 @@ class LogSoftmax(Function):
         return grad - xp.exp(y) * xp.sum(grad, axis=ctx.dim, keepdims=True)
 
 
-def relu(x): return ReLU.apply(x)
-def leaky_relu(x, negative_slope=0.01): return LeakyReLU.apply(x, slope=negative_slope)
-def sigmoid(x): return Sigmoid.apply(x)
-def tanh(x): return Tanh.apply(x)
-def gelu(x, approximate="none"): return GELU.apply(x, approximate=approximate)
-def softmax(x, dim=-1): return Softmax.apply(x, dim=dim)
-def log_softmax(x, dim=-1): return LogSoftmax.apply(x, dim=dim)
+def _row_max(xp, x, dim):
+    """The max along dim, kept as a length-1 axis, to shift by (0 for an empty tensor, which has none)."""
+    return xp.max(x, axis=dim, keepdims=True) if x.size else xp.zeros((), dtype=x.dtype)
+
+
+def relu(x):
+    """max(x, 0), in x's dtype (integer tensors stay integer)."""
+    if x.dtype == dtypes.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
+    return ReLU.apply(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x."""
+    require_float(x, "leaky_relu_cpu")
+    return LeakyReLU.apply(x, slope=negative_slope)
+
+
+def sigmoid(x): return Sigmoid.apply(float_input(x))
+def tanh(x): return Tanh.apply(float_input(x))
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x), exact or with PyTorch's tanh approximation."""
+    require_float(x, "GeluKernelImpl")
+    return GELU.apply(x, approximate=approximate)
+
+
+def softmax(x, dim=-1, dtype=None):
+    """e^x / sum(e^x) along dim (x cast to dtype= first, when given)."""
+    x = x if dtype is None else x.to(dtype)
+    require_float(x, "softmax_lastdim_kernel_impl")
+    return Softmax.apply(x, dim=dim)
+
+
+def log_softmax(x, dim=-1, dtype=None):
+    """x - logsumexp(x) along dim (x cast to dtype= first, when given)."""
+    x = x if dtype is None else x.to(dtype)
+    require_float(x, "log_softmax_lastdim_kernel_impl")
+    return LogSoftmax.apply(x, dim=dim)

@@ -34,10 +34,15 @@ class ToDevice(Function):
 
 
 def cast(a, dtype):
-    """A copy with another dtype (the same tensor when it already has it)."""
-    if a.dtype == dtypes.as_dtype(dtype):
+    """A copy with another dtype (the same tensor when it already has it); casts to integer or bool
+    dtypes leave the graph, as in PyTorch (no gradient flows through them)."""
+    d = dtypes.as_dtype(dtype)
+    if a.dtype == d:
         return a
-    return Cast.apply(a, dtypes.as_dtype(dtype))
+    if d.kind != "f" and a.requires_grad:
+        from ..tensor import Tensor
+        return Tensor._make(a.xp.astype(a.array, dtypes.backend_dtype(a.xp, d)), a.backend, False, None)
+    return Cast.apply(a, d)
 
 
 def to_device(a, device):
@@ -51,12 +56,18 @@ def _compare(name):
     def compare(a, b):
         from ..tensor import Tensor
         from ._util import binary_operands
-        a, b = binary_operands(a, b)
+        if a is None or b is None:  # `t == None` is False, as for any Python object
+            if name in ("eq", "ne"):
+                return name == "ne"
+            raise TypeError(f"'{name}' is not supported between a Tensor and None")
+        if isinstance(a, Tensor) and isinstance(b, Tensor) and a.backend is not b.backend:
+            raise RuntimeError(f"{name}: expected both tensors on one device, got {a.device} and {b.device}")
+        a, b = binary_operands(a, b)  # compared in the promoted dtype: int_tensor > 1.5 compares as floats
         ref = a if isinstance(a, Tensor) else b
         raw_a = a.array if isinstance(a, Tensor) else a
         raw_b = b.array if isinstance(b, Tensor) else b
-        if isinstance(a, Tensor) and isinstance(b, Tensor) and a.device != b.device:
-            raise RuntimeError(f"{name}: expected both tensors on one device, got {a.device} and {b.device}")
+        if name not in ("eq", "ne") and raw_a.dtype == ref.xp.bool:  # the standard orders numbers only
+            raw_a, raw_b = ref.xp.astype(raw_a, ref.xp.int8), ref.xp.astype(raw_b, ref.xp.int8)
         return Tensor._make(getattr(raw_a, f"__{name}__")(raw_b), ref.backend, False, None)
     compare.__name__ = name
     compare.__doc__ = f"Elementwise `{name}` comparison: a bool tensor, no gradient."

@@ -1,11 +1,18 @@
-"""Elementwise ops: arithmetic, powers, exp/log, abs, maximum/minimum, clamp, where."""
+"""Elementwise arithmetic: + - * / ** // %, negation (maximum/minimum, clamp, where: selection.py).
+
+Every binary op first brings its operands to PyTorch's result dtype (`_util.binary_operands`).
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from ..autograd import Function
-from ._util import binary_operands
+import numpy as np
 
+from .. import dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import FLOAT_DTYPES, binary_operands, bool_operand, is_bool, is_float, is_scalar, logical_result, promote
+from .selection import where  # noqa: F401  (re-exported: losses import it from here)
 
 class Add(Function):
     """a + b"""
@@ -62,19 +69,39 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b: d/da = b a^(b-1), d/db = a^b log a"""
+    """a ** b: d/da = b a^(b-1) (0 where b == 0, even at a == 0); d/db = a^b ln a (0 where a == 0 and b >= 0)."""
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = a ** b
-        ctx.save_for_backward(a, b, out)
+    def forward(ctx, a, b, exponent=None):
+        ctx.exponent = exponent  # the Python number when b is one: then only a is needed (and saved)
+        out = a ** b if exponent is not None or not dtypes.is_integer(a.dtype) else _integer_power(ctx.xp, a, b)
+        ctx.save_for_backward(a) if exponent is not None else ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
+        xp, exponent = ctx.xp, ctx.exponent
+        if exponent is not None:
+            (a,) = ctx.saved
+            return xp.zeros_like(grad) if exponent == 0 else grad * exponent * a ** (exponent - 1)
         a, b, out = ctx.saved
         da, db = ctx.needs_input_grad
-        return (grad * b * a ** (b - 1) if da else None), (grad * out * ctx.xp.log(a) if db else None)
+        ga = xp.where(b == 0, xp.zeros_like(grad), grad * b * a ** (b - 1)) if da else None
+        gb = grad * xp.where((a == 0) & (b >= 0), xp.zeros_like(out), out * xp.log(a)) if db else None
+        return ga, gb
+
+
+def _integer_power(xp: Any, a: Any, b: Any) -> Any:
+    """a ** b for integer arrays, negative exponents included (NumPy refuses them): as in C, 1 / a^|b|
+    truncates to 0 unless a is 1 or -1."""
+    negative = b < 0
+    out = a ** xp.where(negative, xp.zeros_like(b), b)
+    if not bool(xp.any(negative)):
+        return out
+    odd = (b % 2) != 0
+    tiny = xp.where(a == 1, xp.ones_like(out), xp.where(a == -1, xp.where(odd, -xp.ones_like(out), xp.ones_like(out)),
+                                                          xp.zeros_like(out)))
+    return xp.where(negative, tiny, out)
 
 
 class Neg(Function):
@@ -89,154 +116,153 @@ class Neg(Function):
         return -grad
 
 
-class Exp(Function):
-    """e^a: its derivative is itself, so save the output."""
-
-    @staticmethod
-    def forward(ctx, a):
-        out = ctx.xp.exp(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved
-        return grad * out
-
-
-class Log(Function):
-    """ln a"""
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return ctx.xp.log(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved
-        return grad / a
-
-
-class Sqrt(Function):
-    """sqrt a: d/da = 1 / (2 sqrt a)"""
-
-    @staticmethod
-    def forward(ctx, a):
-        out = ctx.xp.sqrt(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved
-        return grad / (2 * out)
-
-
-class Abs(Function):
-    """|a|: gradient sign(a), 0 at 0 (as PyTorch)."""
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return ctx.xp.abs(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved
-        return grad * ctx.xp.sign(a)
-
-
-class Maximum(Function):
-    """max(a, b) elementwise; ties share the gradient equally (as PyTorch)."""
+class FloorDivide(Function):
+    """floor(a / b). Piecewise constant; PyTorch defines no derivative, so backward raises as it does."""
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return ctx.xp.maximum(a, b)
+        return ctx.xp.floor_divide(a, b)
 
     @staticmethod
     def backward(ctx, grad):
+        raise RuntimeError("derivative for floor_divide is not implemented")
+
+
+class Remainder(Function):
+    """a - b * floor(a / b) (the result takes the divisor's sign, as Python's %): d/da = 1, d/db = -floor(a / b)."""
+
+    @staticmethod
+    def forward(ctx, a, b, scalar=None):
+        ctx.scalar = scalar  # "divisor" or "dividend" when that side is a Python number
+        if scalar is None:
+            ctx.save_for_backward(a, b)
+        return ctx.xp.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.scalar == "dividend":
+            raise RuntimeError("derivative for aten::remainder is not implemented")
+        if ctx.scalar == "divisor":
+            return grad, None
         a, b = ctx.saved
-        return _split_by_winner(ctx.xp, grad, a > b, a == b)
+        return grad, -grad * ctx.xp.floor_divide(a, b)
 
 
-class Minimum(Function):
-    """min(a, b) elementwise; ties share the gradient equally."""
+# -- wrappers: promotion and PyTorch's dtype rules, then one Function -----------------------------
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return ctx.xp.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved
-        return _split_by_winner(ctx.xp, grad, a < b, a == b)
-
-
-def _split_by_winner(xp: Any, grad: Any, a_wins: Any, tie: Any) -> tuple[Any, Any]:
-    share = xp.where(a_wins, grad, xp.where(tie, grad / 2, xp.zeros_like(grad)))
-    return share, grad - share
+def _with_alpha(a: Any, b: Any, alpha: Any) -> Any:
+    """alpha * b, refusing the alphas PyTorch refuses (a float alpha for an integer result, ...)."""
+    result = dtypes.result_type(*(x if isinstance(x, Tensor) or is_scalar(x) else Tensor(x) for x in (a, b)))
+    if isinstance(alpha, (bool, np.bool_)) and result != dtypes.bool_:
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if result == dtypes.bool_:  # a bool result takes alpha's truth value
+        alpha = bool(alpha)
+    if dtypes.category(result) < 2 and not isinstance(alpha, (int, np.integer)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    return mul(b, alpha) if isinstance(b, Tensor) else b * alpha
 
 
-class Clamp(Function):
-    """min(max(a, low), high); gradient passes where low <= a <= high."""
-
-    @staticmethod
-    def forward(ctx, a, low=None, high=None):
-        xp = ctx.xp
-        keep = xp.ones(a.shape, dtype=xp.bool)
-        out = a
-        if low is not None:
-            keep = keep & (a >= low)
-            out = xp.maximum(out, xp.asarray(low, dtype=a.dtype))
-        if high is not None:
-            keep = keep & (a <= high)
-            out = xp.minimum(out, xp.asarray(high, dtype=a.dtype))
-        ctx.save_for_backward(keep)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (keep,) = ctx.saved
-        return ctx.xp.where(keep, grad, ctx.xp.zeros_like(grad))
-
-
-class Where(Function):
-    """cond ? a : b (cond is a constant bool array)."""
-
-    @staticmethod
-    def forward(ctx, cond, a, b):
-        ctx.save_for_backward(cond)
-        return ctx.xp.where(cond, a, b)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (cond,) = ctx.saved
-        zero = ctx.xp.zeros_like(grad)
-        return None, ctx.xp.where(cond, grad, zero), ctx.xp.where(cond, zero, grad)
-
-
-def add(a, b, alpha=1): return Add.apply(*binary_operands(a, b if alpha == 1 else b * alpha))
-def sub(a, b, alpha=1): return Sub.apply(*binary_operands(a, b if alpha == 1 else b * alpha))
-def mul(a, b): return Mul.apply(*binary_operands(a, b))
-def div(a, b): return Div.apply(*binary_operands(a, b))
-def pow(a, b): return Pow.apply(*binary_operands(a, b))  # noqa: A001
-def neg(a): return Neg.apply(a)
-def exp(a): return Exp.apply(a)
-def log(a): return Log.apply(a)
-def sqrt(a): return Sqrt.apply(a)
-def abs(a): return Abs.apply(a)  # noqa: A001
-def maximum(a, b): return Maximum.apply(*binary_operands(a, b))
-def minimum(a, b): return Minimum.apply(*binary_operands(a, b))
-def clamp(a, min=None, max=None): return Clamp.apply(a, min, max)  # noqa: A002
-
-
-def where(cond, a, b):
-    """Elementwise choice; `cond` is a bool tensor (no gradient flows into it)."""
-    from ..tensor import Tensor
+def add(a, b, alpha=1):
+    """a + alpha * b."""
+    if type(alpha) is not int or alpha != 1:
+        b = _with_alpha(a, b, alpha)
     a, b = binary_operands(a, b)
+    return logical_result("logical_or", a, b) if bool_operand(a) else Add.apply(a, b)
+
+
+_SUB_BOOL = ("Subtraction, the `-` operator, with {} is not supported. If you are trying to invert a mask, use "
+             "the `~` or `logical_not()` operator instead.")
+
+
+def sub(a, b, alpha=1):
+    """a - alpha * b (bool operands are refused, as in PyTorch)."""
+    if is_bool(a) or is_bool(b):
+        if is_bool(a) and is_bool(b) and isinstance(a, Tensor) and isinstance(b, Tensor):
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+                               "or `logical_xor()` operator instead.")
+        raise RuntimeError(_SUB_BOOL.format("a bool tensor"))
+    if type(alpha) is not int or alpha != 1:
+        b = _with_alpha(a, b, alpha)
+    return Sub.apply(*binary_operands(a, b))
+
+
+def mul(a, b):
+    """a * b."""
+    a, b = binary_operands(a, b)
+    return logical_result("logical_and", a, b) if bool_operand(a) else Mul.apply(a, b)
+
+
+def div(a, b, rounding_mode=None):
+    """a / b: true division (integer operands give the default float dtype), or rounded ("trunc", "floor")."""
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return _trunc_divide(a, b)
+    if rounding_mode is not None:
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
+    if isinstance(a, Tensor) and a.array.dtype in FLOAT_DTYPES:
+        a, b = binary_operands(a, b)  # the fast paths
+    else:
+        (a, b), _ = promote(a, b, float_result=True)
+    return Div.apply(a, b)
+
+
+def _integer_division_operands(a: Any, b: Any, name: str) -> tuple[Any, Any]:
+    """Promoted operands of // or %; integer division by zero raises (as PyTorch on the CPU)."""
+    (a, b), dtype = promote(a, b)
+    if dtype == dtypes.bool_:
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Bool'")
+    if dtypes.category(dtype) == 1:
+        raw = b.array if isinstance(b, Tensor) else b
+        if bool(b.xp.any(raw == 0) if isinstance(b, Tensor) else raw == 0):
+            raise RuntimeError("ZeroDivisionError")
+    return a, b
+
+
+def floor_divide(a, b):
+    """floor(a / b), in the operands' promoted dtype (integers stay integers)."""
+    return FloorDivide.apply(*_integer_division_operands(a, b, "div_floor"))
+
+
+def _trunc_divide(a, b):
+    """a / b rounded toward zero."""
+    from .unary import ceil, floor
+    if dtypes.category(dtypes.result_type(a, b)) == 2:
+        q = div(a, b)
+        return where(q < 0, ceil(q), floor(q))
+    a, b = _integer_division_operands(a, b, "div_trunc")
     ref = a if isinstance(a, Tensor) else b
-    c = cond.array if isinstance(cond, Tensor) else ref.backend.xp.asarray(cond)
-    return Where.apply(c, a, b)
+    xp, x, y = ref.xp, *(t.array if isinstance(t, Tensor) else t for t in (a, b))
+    q = xp.floor_divide(x, y)  # rounds a non-exact negative quotient one below the truncated one
+    low = (xp.remainder(x, y) != 0) & ((x < 0) != (y < 0))
+    return Tensor._make(q + xp.astype(low, q.dtype), ref.backend, False, None)
+
+
+def remainder(a, b):
+    """a mod b with the sign of b (Python's %, torch.remainder)."""
+    scalar = "divisor" if is_scalar(b) else "dividend" if is_scalar(a) else None
+    return Remainder.apply(*_integer_division_operands(a, b, "remainder"), scalar=scalar)
+
+
+def pow(a, b):  # noqa: A001
+    """a ** b (integer tensors to negative integer powers raise, as in PyTorch)."""
+    exponent = (b.item() if isinstance(b, np.generic) else b) if is_scalar(b) else None
+    a2, b2 = binary_operands(a, b)
+    if bool_operand(a2) and bool_operand(b2):
+        if exponent is None:
+            raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+        if exponent:  # x ** True is x
+            return a2.clone()
+        return Tensor._make(a2.xp.ones_like(a2.array), a2.backend, False, None)  # x ** False is True
+    if exponent is not None and exponent < 0 and not is_float(a2):
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return Pow.apply(a2, b2, exponent=exponent)
+
+
+def neg(a):
+    """-a."""
+    if a.dtype == dtypes.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+    return Neg.apply(a)

@@ -17,26 +17,28 @@ class MatMul(Function):
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0 or not _matmul_shapes_ok(a.shape, b.shape):
             raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied")
-        ctx.save_for_backward(a, b)
+        da, db = ctx.needs_input_grad
+        ctx.save_for_backward(a if db else None, b if da else None)  # da needs b only, db needs a only
+        ctx.ndims = (a.ndim, b.ndim)
         return a @ b
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved
+        a_ndim, b_ndim = ctx.ndims
         xp = ctx.xp
-        a2 = a[None, :] if a.ndim == 1 else a          # row vector
-        b2 = b[:, None] if b.ndim == 1 else b          # column vector
         g = grad
-        if a.ndim == 1:
+        if a_ndim == 1:
             g = xp.expand_dims(g, axis=-2 if g.ndim >= 1 else 0)
-        if b.ndim == 1:
+        if b_ndim == 1:
             g = xp.expand_dims(g, axis=-1)
-        da = g @ xp.matrix_transpose(b2)
-        db = xp.matrix_transpose(a2) @ g
-        if a.ndim == 1:
-            da = da[..., 0, :]
-        if b.ndim == 1:
-            db = db[..., 0]
+        da = db = None
+        if b is not None:                                 # dL/da = g @ b^T  (b as a column if 1-D)
+            da = g @ xp.matrix_transpose(b[:, None] if b_ndim == 1 else b)
+            da = da[..., 0, :] if a_ndim == 1 else da
+        if a is not None:                                 # dL/db = a^T @ g  (a as a row if 1-D)
+            db = xp.matrix_transpose(a[None, :] if a_ndim == 1 else a) @ g
+            db = db[..., 0] if b_ndim == 1 else db
         return da, db                                     # batch axes are summed by unbroadcast
 
 
@@ -48,7 +50,8 @@ class Linear(Function):
         if x.shape[-1] != w.shape[1]:
             raise RuntimeError(f"linear: input of shape {tuple(x.shape)} does not match weight of shape "
                                f"{tuple(w.shape)} (expected last dim {w.shape[1]})")
-        ctx.save_for_backward(x, w)
+        need_x, need_w, _ = ctx.needs_input_grad
+        ctx.save_for_backward(x if need_w else None, w if need_x else None)  # dx needs w, dW needs x
         y = x @ w.T
         if b is not None:
             y += b  # in place: the product is a fresh array, so no second output buffer
@@ -59,10 +62,9 @@ class Linear(Function):
         x, w = ctx.saved
         xp = ctx.xp
         g2 = xp.reshape(grad, (-1, grad.shape[-1]))       # fold any leading axes into the batch
-        x2 = xp.reshape(x, (-1, x.shape[-1]))
         need_x, need_w, need_b = ctx.needs_input_grad
         dx = grad @ w if need_x else None                 # the input layer's x needs none: skip a GEMM
-        dw = g2.T @ x2 if need_w else None
+        dw = g2.T @ xp.reshape(x, (-1, x.shape[-1])) if need_w else None
         db = xp.sum(g2, axis=0) if need_b else None
         return dx, dw, db
 

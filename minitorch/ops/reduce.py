@@ -1,20 +1,30 @@
-"""Reductions: sum, mean, var, max, min (with dim and keepdim), argmax/argmin."""
+"""Reductions: sum, mean, var/std, prod, cumsum, all/any (with dim and keepdim, as PyTorch's).
+
+Integer and bool tensors sum (and multiply, and accumulate) into int64; mean, var and std refuse
+them, as PyTorch does, unless a floating `dtype=` is given.
+"""
 from __future__ import annotations
 
 import builtins
 import math
 from typing import Any
 
+from .. import dtypes
 from ..autograd import Function
-from ._util import normalize_dims
+from ..tensor import Tensor
+from ._util import is_float, normalize_dims, reduce_dims
 
 
-def _expand_back(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool) -> Any:
+def expand_back(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool) -> Any:
     """Broadcast a reduced gradient back over the axes it was reduced along."""
-    if not keepdim and axes is not None:
-        kept = [1 if i in axes else n for i, n in enumerate(shape)]
-        grad = xp.reshape(grad, tuple(kept))
-    return xp.broadcast_to(grad, shape)
+    return xp.broadcast_to(keep_dims(xp, grad, shape, axes, keepdim), shape)
+
+
+def keep_dims(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool) -> Any:
+    """A reduced array with its reduced axes back as length-1 axes (a no-op when keepdim was True)."""
+    if keepdim or not shape:
+        return grad
+    return xp.reshape(grad, tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape)))
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
@@ -26,13 +36,13 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
-        ctx.shape, ctx.axes, ctx.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, reduce_dims(dim, a.ndim), keepdim
         return ctx.xp.sum(a, axis=ctx.axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         # A broadcast view is read-only (NumPy) or aliased (CuPy): a leaf's .grad must own its memory.
-        return ctx.xp.asarray(_expand_back(ctx.xp, grad, ctx.shape, ctx.axes, ctx.keepdim), copy=True)
+        return ctx.xp.asarray(expand_back(ctx.xp, grad, ctx.shape, ctx.axes, ctx.keepdim), copy=True)
 
 
 class Mean(Function):
@@ -40,121 +50,157 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
-        ctx.shape, ctx.axes, ctx.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, reduce_dims(dim, a.ndim), keepdim
         return ctx.xp.mean(a, axis=ctx.axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
-        return _expand_back(ctx.xp, grad, ctx.shape, ctx.axes, ctx.keepdim) / _count(ctx.shape, ctx.axes)
+        return expand_back(ctx.xp, grad, ctx.shape, ctx.axes, ctx.keepdim) / _count(ctx.shape, ctx.axes)
 
 
 class Var(Function):
-    """variance with Bessel's correction (unbiased by default, as torch.var)."""
+    """variance with Bessel's correction (unbiased by default, as torch.var); with root=True the
+    standard deviation, whose gradient is 0 where it is 0 (as PyTorch's, instead of 0 * inf)."""
 
     @staticmethod
-    def forward(ctx, a, dim=None, keepdim=False, correction=1):
+    def forward(ctx, a, dim=None, keepdim=False, correction=1, root=False):
         xp = ctx.xp
-        ctx.shape, ctx.axes, ctx.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
-        ctx.denom = builtins.max(_count(a.shape, ctx.axes) - correction, 0)  # this module shadows max
+        ctx.shape, ctx.axes, ctx.keepdim, ctx.root = a.shape, reduce_dims(dim, a.ndim), keepdim, root
+        ctx.denom = builtins.max(_count(a.shape, ctx.axes) - correction, 0)
         centered = a - xp.mean(a, axis=ctx.axes, keepdims=True)
-        ctx.save_for_backward(centered)
-        return xp.sum(centered * centered, axis=ctx.axes, keepdims=keepdim) / ctx.denom
+        out = xp.sum(centered * centered, axis=ctx.axes, keepdims=keepdim) / ctx.denom
+        if root:
+            out = xp.sqrt(out)
+        # Saved as PyTorch saves them: the input, and std's own result (var's is not needed).
+        ctx.save_for_backward(a, centered, out) if root else ctx.save_for_backward(a, centered)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (centered,) = ctx.saved
-        return _expand_back(ctx.xp, grad, ctx.shape, ctx.axes, ctx.keepdim) * (2 * centered / ctx.denom)
+        centered, xp = ctx.saved[1], ctx.xp
+        if ctx.root:  # d sqrt(v) = dv / (2 sqrt(v)), taken as 0 where the deviation is 0
+            out = ctx.saved[2]
+            grad = xp.where(out == 0, xp.zeros_like(grad), grad / (2 * out))
+        return expand_back(xp, grad, ctx.shape, ctx.axes, ctx.keepdim) * (2 * centered / ctx.denom)
 
 
-class Max(Function):
-    """max over dims: the gradient goes to the maximal elements (shared equally on ties)."""
+class Prod(Function):
+    """product over a dim: d/da_i = product of the others = out / a_i, which stays right where a holds
+    zeros (one zero: only its own gradient is nonzero; two or more: all gradients are zero)."""
 
-    reduce = "max"
-
-    @classmethod
-    def forward(cls, ctx, a, dim=None, keepdim=False):
-        xp = ctx.xp
-        if a.size == 0:
-            raise RuntimeError(f"{cls.reduce}(): cannot reduce an empty tensor of shape {tuple(a.shape)}")
-        ctx.shape, ctx.axes, ctx.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
-        out = getattr(xp, cls.reduce)(a, axis=ctx.axes, keepdims=True)
-        ctx.save_for_backward(a == out)
-        if keepdim:
-            return out
-        return xp.reshape(out, tuple(n for i, n in enumerate(a.shape) if ctx.axes is not None and i not in ctx.axes))
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdim=False):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, None if axis is None else (axis,), keepdim
+        out = ctx.xp.prod(a, axis=axis, keepdims=keepdim)
+        ctx.save_for_backward(a, out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (hit,) = ctx.saved
+        a, out = ctx.saved
+        xp, axis = ctx.xp, None if ctx.axes is None else ctx.axes[0]
+        zero = a == 0
+        nonzero = xp.where(zero, xp.ones_like(a), a)
+        zeros = xp.sum(xp.astype(zero, xp.int64), axis=axis, keepdims=True)
+        rest = xp.prod(nonzero, axis=axis, keepdims=True)  # the product of the nonzero elements
+        out = keep_dims(xp, out, ctx.shape, ctx.axes, ctx.keepdim)
+        others = xp.where(zeros == 0, out / nonzero, xp.where(zero & (zeros == 1), rest, xp.zeros_like(a)))
+        return keep_dims(xp, grad, ctx.shape, ctx.axes, ctx.keepdim) * others
+
+
+class CumSum(Function):
+    """running sum along a dim: each input feeds every later output, so dx is the reversed running sum of g."""
+
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.axis = axis
+        return ctx.xp.cumulative_sum(a, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
         xp = ctx.xp
-        hit = xp.astype(hit, grad.dtype)
-        return _expand_back(xp, grad, ctx.shape, ctx.axes, ctx.keepdim) * hit / xp.sum(hit, axis=ctx.axes, keepdims=True)
+        return xp.flip(xp.cumulative_sum(xp.flip(grad, axis=ctx.axis), axis=ctx.axis), axis=ctx.axis)
 
 
-class Min(Max):
-    """min over dims: the gradient goes to the minimal elements (shared equally on ties)."""
+def _accumulating(a: Tensor, dtype: Any) -> Tensor:
+    """The input of sum/prod/cumsum: cast to dtype= when given, else integers and bools to int64."""
+    if dtype is not None:
+        return a.to(dtype)
+    return a if is_float(a) else a.to(dtypes.int64)
 
-    reduce = "min"
+
+def _require_float(a: Tensor, message: str) -> None:
+    if not is_float(a):
+        raise RuntimeError(message.format(dtypes.scalar_type_name(a.dtype)))
 
 
 def sum(a, dim=None, keepdim=False, dtype=None):  # noqa: A001
-    """Sum over `dim` (all dims when None)."""
-    return Sum.apply(a if dtype is None else a.to(dtype), dim=dim, keepdim=keepdim)
+    """Sum over `dim` (all dims when None); integer and bool tensors sum into int64."""
+    a = _accumulating(a, dtype)
+    if a.dtype == dtypes.bool_:  # only with dtype=bool: "any" is bool's sum
+        return any(a, dim, keepdim)
+    return Sum.apply(a, dim=dim, keepdim=keepdim)
 
 
 def mean(a, dim=None, keepdim=False, dtype=None):
-    """Mean over `dim` (all dims when None)."""
-    return Mean.apply(a if dtype is None else a.to(dtype), dim=dim, keepdim=keepdim)
+    """Mean over `dim` (all dims when None); floating tensors only, unless dtype= is floating."""
+    if dtype is not None:
+        a = a.to(dtype)
+    _require_float(a, "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                      "complex dtype. Got: {}")
+    return Mean.apply(a, dim=dim, keepdim=keepdim)
 
 
 def var(a, dim=None, keepdim=False, unbiased=True, correction=None):
     """Variance over `dim`; unbiased (n - 1) by default, as torch.var."""
+    _require_float(a, "std and var only support floating point and complex dtypes")
     return Var.apply(a, dim=dim, keepdim=keepdim, correction=(1 if unbiased else 0) if correction is None else correction)
 
 
 def std(a, dim=None, keepdim=False, unbiased=True, correction=None):
-    """Standard deviation: sqrt of var."""
-    return var(a, dim, keepdim, unbiased, correction).sqrt()
+    """Standard deviation: sqrt of var (its gradient is 0 where it is 0)."""
+    _require_float(a, "std and var only support floating point and complex dtypes")
+    return Var.apply(a, dim=dim, keepdim=keepdim, correction=(1 if unbiased else 0) if correction is None else correction,
+                     root=True)
 
 
-def _min_max(cls, a, dim, keepdim):
-    from ..tensor import MinMax
-    values = cls.apply(a, dim=dim, keepdim=keepdim)
+def _single_dim(dim: Any, op: str) -> None:
+    if not isinstance(dim, int):
+        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
+
+
+def prod(a, dim=None, keepdim=False, dtype=None):
+    """Product of all elements, or along one dim; integer and bool tensors multiply into int64."""
+    a = _accumulating(a, dtype)
     if dim is None:
-        return values
-    return MinMax(values, _arg(a, dim, keepdim, "argmax" if cls is Max else "argmin"))
+        return Prod.apply(a)
+    _single_dim(dim, "prod")
+    if a.ndim == 0:
+        normalize_dims(dim, 0)
+        return Prod.apply(a)
+    return Prod.apply(a, axis=normalize_dims(dim, a.ndim)[0], keepdim=keepdim)
 
 
-def max(a, dim=None, keepdim=False):  # noqa: A001
-    """Maximum: a tensor without `dim`; (values, indices) with it, as torch.max."""
-    return _min_max(Max, a, dim, keepdim)
+def cumsum(a, dim, dtype=None):
+    """Running sum along `dim`; integer and bool tensors accumulate into int64."""
+    _single_dim(dim, "cumsum")
+    a = _accumulating(a, dtype)
+    axis = normalize_dims(dim, a.ndim)[0]
+    if a.ndim == 0:
+        return a.clone()
+    return CumSum.apply(a, axis)
 
 
-def min(a, dim=None, keepdim=False):  # noqa: A001
-    """Minimum: a tensor without `dim`; (values, indices) with it, as torch.min."""
-    return _min_max(Min, a, dim, keepdim)
+def _truth_reduce(name: str):
+    def reduce(a, dim=None, keepdim=False):
+        xp = a.xp
+        out = xp.asarray(getattr(xp, name)(a.array, axis=reduce_dims(dim, a.ndim), keepdims=keepdim))
+        if a.dtype == dtypes.uint8:  # PyTorch keeps uint8 for all/any of uint8 (a legacy rule)
+            out = xp.astype(out, xp.uint8)
+        return Tensor._make(out, a.backend, False, None)
+    reduce.__name__ = name
+    reduce.__doc__ = f"Whether {name} elements (along `dim`) are nonzero: a bool tensor, no gradient."
+    return reduce
 
 
-def amax(a, dim=None, keepdim=False):
-    """Maximum values over `dim` (a tensor, never a tuple)."""
-    return Max.apply(a, dim=dim, keepdim=keepdim)
-
-
-def _arg(a, dim, keepdim, name):
-    from ..tensor import Tensor
-    xp = a.xp
-    if dim is None:
-        out = getattr(xp, name)(xp.reshape(a.array, (-1,)))
-    else:
-        out = getattr(xp, name)(a.array, axis=normalize_dims(dim, a.ndim)[0], keepdims=keepdim)
-    return Tensor._make(xp.astype(out, xp.int64), a.backend, False, None)
-
-
-def argmax(a, dim=None, keepdim=False):
-    """Index of the maximum (over the flattened tensor when dim is None); no gradient."""
-    return _arg(a, dim, keepdim, "argmax")
-
-
-def argmin(a, dim=None, keepdim=False):
-    """Index of the minimum; no gradient."""
-    return _arg(a, dim, keepdim, "argmin")
+all, any = _truth_reduce("all"), _truth_reduce("any")  # noqa: A001

@@ -1,13 +1,14 @@
-"""Shape ops: reshape (view, flatten, squeeze, unsqueeze), permute (transpose, T), indexing, cat, stack."""
+"""Shape ops: reshape (view, flatten, squeeze, unsqueeze), permute (transpose, T), expand, repeat, flip,
+cat, stack, clone. Indexing (a[key], gather, ...) is in indexing.py; split, chunk, narrow in split.py."""
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
 
-import numpy as np
-
-from ..autograd import Function
+from .. import dtypes
+from ..autograd import Function, unbroadcast
 from ._util import normalize_dims
+from .indexing import convert_key as _convert_key  # noqa: F401  (minitorch.inplace imports it from here)
 
 
 class Reshape(Function):
@@ -43,46 +44,51 @@ class Permute(Function):
         return ctx.xp.permute_dims(grad, ctx.inverse)
 
 
-class GetItem(Function):
-    """a[key]; backward scatters the gradient back, summing over repeated integer indices."""
+class Expand(Function):
+    """Broadcast to a larger shape without copying; the gradient sums over the broadcast axes."""
+
+    view = True
 
     @staticmethod
-    def forward(ctx, a, key):
-        ctx.shape, ctx.dtype, ctx.key = a.shape, a.dtype, key
-        ctx.view = not _has_array(key)  # basic indexing returns a view; integer or bool arrays copy
-        return ctx.backend.index(a, key)
-
-    @staticmethod
-    def backward(ctx, grad):
-        full = ctx.xp.zeros(ctx.shape, dtype=grad.dtype)
-        if _has_int_array(ctx.key):
-            ctx.backend.index_add(full, ctx.key, grad)
-        else:  # slices, ints and bool masks never select an element twice
-            full[ctx.key] = grad
-        return full
-
-
-def _has_array(key: Any) -> bool:
-    keys = key if isinstance(key, tuple) else (key,)
-    return any(hasattr(k, "dtype") for k in keys)
-
-
-class IndexPut(Function):
-    """a with a[key] = v (a copy): the gradient of a is zero where v was written; v's is grad[key]."""
-
-    @staticmethod
-    def forward(ctx, a, key, v):
-        ctx.key, ctx.v_shape = key, tuple(getattr(v, "shape", ()))
-        out = ctx.xp.asarray(a, copy=True)
-        out[key] = v
-        return out
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        return ctx.xp.broadcast_to(a, shape)
 
     @staticmethod
     def backward(ctx, grad):
-        da = ctx.xp.asarray(grad, copy=True)
-        da[ctx.key] = 0
-        dv = ctx.backend.index(grad, ctx.key)
-        return da, None, dv
+        return unbroadcast(grad, ctx.shape)
+
+
+class Repeat(Function):
+    """Tile the tensor reps[i] times along axis i; each element's gradient is the sum over its copies."""
+
+    @staticmethod
+    def forward(ctx, a, reps):
+        ctx.in_shape = a.shape
+        ctx.shape = (1,) * (len(reps) - a.ndim) + tuple(a.shape)  # new leading axes, as in torch.repeat
+        ctx.reps = reps
+        return ctx.xp.tile(ctx.xp.reshape(a, ctx.shape), reps)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        # Axis i of the output is (copy, position) in row-major order: split it, sum over the copies.
+        split = tuple(n for pair in zip(ctx.reps, ctx.shape) for n in pair)
+        summed = xp.sum(xp.reshape(grad, split), axis=tuple(range(0, len(split), 2)))
+        return xp.reshape(summed, ctx.in_shape)
+
+
+class Flip(Function):
+    """Reverse the order along `dims` (a copy, as torch.flip); the gradient is flipped back."""
+
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return ctx.xp.asarray(ctx.xp.flip(a, axis=dims), copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.xp.flip(grad, axis=ctx.dims)
 
 
 class Clone(Function):
@@ -95,11 +101,6 @@ class Clone(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad
-
-
-def _has_int_array(key: Any) -> bool:
-    keys = key if isinstance(key, tuple) else (key,)
-    return any(hasattr(k, "dtype") and "int" in str(k.dtype) for k in keys)
 
 
 class Cat(Function):
@@ -140,10 +141,17 @@ class Stack(Function):
         return tuple(out)
 
 
+def _sizes(args: tuple, op: str, name: str) -> tuple[int, ...]:
+    """Sizes given as f(2, 3) or f((2, 3)) / f([2, 3]), as PyTorch's shape arguments."""
+    if not args:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "{name}"')
+    sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+    return tuple(int(n) for n in sizes)
+
+
 def reshape(a, *shape):
     """A tensor with the same elements in a new shape (one -1 is inferred)."""
-    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Reshape.apply(a, tuple(int(n) for n in shape))
+    return Reshape.apply(a, _sizes(shape, "reshape", "shape"))
 
 
 view = reshape
@@ -172,73 +180,114 @@ def squeeze(a, dim=None):
 
 def permute(a, *dims):
     """Reorder the axes."""
-    dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+    dims = _sizes(dims, "permute", "dims")
     if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
         raise RuntimeError(f"permute: {dims} is not a permutation of the {a.ndim} dims of shape {a.shape}")
     return Permute.apply(a, tuple(d % a.ndim for d in dims))
 
 
 def transpose(a, dim0, dim1):
-    """Swap two axes."""
+    """Swap two axes (a 0-d tensor's only "axes", -1 and 0, leave it as it is)."""
+    dim0, dim1 = _axis(dim0, a.ndim), _axis(dim1, a.ndim)
     dims = list(range(a.ndim))
-    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    if a.ndim:
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return Permute.apply(a, tuple(dims))
 
 
-def getitem(a, key):
-    """Index like NumPy: ints, slices, None, Ellipsis, bool masks, integer arrays (repeats allowed)."""
-    return GetItem.apply(a, _complete(_convert_key(a, key)))
+def expand(a, *sizes):
+    """A broadcast view of `a` with shape `sizes` (-1 keeps a dim; new dims may be added in front)."""
+    sizes = _sizes(sizes, "expand", "size")
+    lead = len(sizes) - a.ndim
+    if lead < 0:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+                           f"number of dimensions in the tensor ({a.ndim})")
+    shape = []
+    for i, n in enumerate(sizes):
+        old = a.shape[i - lead] if i >= lead else None
+        if n == -1 and old is not None:
+            n = old
+        elif n < 0:
+            raise RuntimeError(f"expand: the expanded size of the tensor ({n}) isn't allowed in a leading, "
+                               f"non-existing dimension {i}")
+        elif old not in (None, 1, n):
+            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing size ({old}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(a.shape)}")
+        shape.append(n)
+    return Expand.apply(a, tuple(shape))
 
 
-def _complete(key):
-    """Add a trailing Ellipsis: NumPy's implicit trailing slices are not part of the array API."""
-    keys = key if isinstance(key, tuple) else (key,)
-    if any(k is Ellipsis for k in keys) or any(hasattr(k, "dtype") and "bool" in str(k.dtype) for k in keys):
-        return key
-    return keys + (Ellipsis,)
+def repeat(a, *sizes):
+    """`a` tiled sizes[i] times along each axis (a copy; extra leading sizes add axes), as Tensor.repeat."""
+    sizes = _sizes(sizes, "repeat", "repeats")
+    if len(sizes) < a.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+                           f"tensor (got {len(sizes)} for shape {a.shape})")
+    if any(n < 0 for n in sizes):
+        raise RuntimeError(f"repeat: repeats can not be negative, got {list(sizes)}")
+    return Repeat.apply(a, sizes)
 
 
-def _convert_key(a, key):
-    from ..tensor import Tensor
-    if isinstance(key, tuple):
-        return tuple(_convert_key(a, k) for k in key)
-    if isinstance(key, Tensor):
-        return key.array
-    if isinstance(key, (list, np.ndarray)):
-        return a.backend.from_host(np.asarray(key))
-    return key
+def flip(a, *dims):
+    """A copy of `a` reversed along `dims` (flip(a, 0), flip(a, (0, 1)) or flip(a, 0, 1))."""
+    dims = _sizes(dims, "flip", "dims")
+    axes = normalize_dims(dims, a.ndim) or ()
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"flip: a dim appears multiple times in the list of dims {list(dims)}")
+    if a.ndim == 0:
+        return clone(a)
+    return Flip.apply(a, axes)
+
+
+def _same_dtype(tensors):
+    """The tensors cast to their promoted dtype (PyTorch's table), as cat and stack do."""
+    from .convert import cast
+    dtype = functools.reduce(dtypes.promote_types, (t.dtype for t in tensors))
+    return [cast(t, dtype) for t in tensors]
 
 
 def cat(tensors, dim=0):
-    """Concatenate tensors along an existing axis."""
+    """Concatenate tensors along an existing axis (1-D empty tensors are skipped, as in PyTorch)."""
     tensors = list(tensors)
-    ndim = tensors[0].ndim
-    dim = dim % ndim
-    for t in tensors[1:]:
-        if t.ndim != ndim or any(t.shape[i] != tensors[0].shape[i] for i in range(ndim) if i != dim):
-            raise RuntimeError(f"cat: shapes {tensors[0].shape} and {t.shape} differ outside dim {dim}")
-    return Cat.apply(*tensors, dim=dim)
+    if not tensors:
+        raise ValueError("cat(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    tensors = [t for t in tensors if t.shape != (0,)] or tensors[:1]
+    first = tensors[0]
+    dim = _axis(dim, first.ndim)
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != first.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {first.ndim} and {t.ndim}")
+        for d in range(first.ndim):
+            if d != dim and t.shape[d] != first.shape[d]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                                   f"{first.shape[d]} but got size {t.shape[d]} for tensor number {i} in the list.")
+    return Cat.apply(*_same_dtype(tensors), dim=dim)
 
 
 def stack(tensors, dim=0):
     """Stack equal-shaped tensors along a new axis."""
     tensors = list(tensors)
-    for t in tensors[1:]:
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors[1:], 1):
         if t.shape != tensors[0].shape:
-            raise RuntimeError(f"stack: expected equal shapes, got {tensors[0].shape} and {t.shape}")
-    return Stack.apply(*tensors, dim=dim % (tensors[0].ndim + 1))
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at "
+                               f"entry 0 and {list(t.shape)} at entry {i}")
+    return Stack.apply(*_same_dtype(tensors), dim=_axis(dim, tensors[0].ndim + 1))
+
+
+def _axis(dim, ndim):
+    """dim as a non-negative axis of a tensor with ndim dims (0-d tensors take -1 and 0), or IndexError."""
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], "
+                         f"but got {dim})")
+    return dim % max(ndim, 1)
 
 
 def clone(a):
     """A copy of `a` with its own storage (differentiable)."""
     return Clone.apply(a)
-
-
-def index_put(a, key, value):
-    """A copy of `a` with `a[key] = value` (differentiable in both); Tensor.__setitem__ records it."""
-    from ..tensor import Tensor
-    key = _convert_key(a, key)
-    if isinstance(value, Tensor):
-        value = value if value.dtype == a.dtype else value.to(a.dtype)
-        return IndexPut.apply(a, key, value)
-    return IndexPut.apply(a, key, a.xp.asarray(value, dtype=a.array.dtype))

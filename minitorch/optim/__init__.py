@@ -6,3 +6,11 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+
+
+def __getattr__(name: str) -> object:
+    """Only reached for a name that does not exist: say which existing name is closest."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from ..tensor import _suggest
+    raise _suggest(__name__, list(globals()), name)
