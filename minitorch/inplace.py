@@ -65,7 +65,18 @@ def _write(t: Tensor, out: Tensor) -> None:
     array = out.array
     if array.dtype != t.array.dtype:
         array = t.xp.astype(array, t.array.dtype)
-    t.array[...] = array
+    _store(t, ..., array)
+
+
+def _store(t: Tensor, key: Any, value: Any) -> None:
+    """t.array[key] = value and a version bump; a read-only view (expand) is PyTorch's error, not NumPy's."""
+    try:
+        t.array[key] = value
+    except ValueError as exc:
+        if "read-only" in str(exc):
+            raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                               "single memory location (an expand() view); clone() it before writing") from exc
+        raise
     t._vc[0] += 1
 
 
@@ -84,8 +95,7 @@ def fill_(t: Tensor, value: Any) -> Tensor:
     if _recorded(t, ()):
         from .creation import full_like
         return apply_(t, _overwrite, full_like(t, value.item() if isinstance(value, Tensor) else value))
-    t.array[...] = value.array if isinstance(value, Tensor) else value
-    t._vc[0] += 1
+    _store(t, ..., value.array if isinstance(value, Tensor) else value)
     return t
 
 
@@ -99,15 +109,14 @@ def copy_(t: Tensor, src: Any) -> Tensor:
     array = src.array if src.backend is t.backend else t.backend.from_host(src.backend.to_host(src.array))
     if array.dtype != t.array.dtype:
         array = t.xp.astype(array, t.array.dtype)
-    t.array[...] = array
-    t._vc[0] += 1
+    _store(t, ..., array)
     return t
 
 
 def setitem(t: Tensor, key: Any, value: Any) -> None:
     """t[key] = value: a plain write, or a recorded one (PyTorch's CopySlices) when it must be."""
     from .ops import index_put
-    from .ops.shape import _convert_key
+    from .ops.indexing import convert_key
     if _recorded(t, (value,)):
         apply_(t, index_put, key, value)
         return
@@ -116,8 +125,7 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
         if value.backend is not t.backend:
             raise RuntimeError(f"setitem: value on {value.device} cannot be written into a tensor on {t.device}")
         value = value.array if value.array.dtype == t.array.dtype else t.xp.astype(value.array, t.array.dtype)
-    t.array[_convert_key(t, key)] = value
-    t._vc[0] += 1
+    _store(t, convert_key(t, key), value)
 
 
 # -- hooks ---------------------------------------------------------------------------------------

@@ -96,6 +96,8 @@ class Tensor:
 
     @property
     def mT(self) -> "Tensor":
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self.ndim}-D tensor.")
         return ops.transpose(self, -2, -1)
 
     def size(self, dim: int | None = None) -> Any:
@@ -106,6 +108,8 @@ class Tensor:
 
     def numel(self) -> int:
         return math.prod(self.array.shape)
+
+    nelement = numel
 
     def element_size(self) -> int:
         return self.dtype.itemsize
@@ -378,10 +382,10 @@ class Tensor:
     def lerp(self, end: Any, weight: Any) -> "Tensor": return ops.add(self, ops.mul(ops.sub(end, self), weight))
 
     # -- reductions ----------------------------------------------------------------------
-    def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> "Tensor":
-        return ops.sum(self, dim, keepdim, dtype=dtype)
-    def mean(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> "Tensor":
-        return ops.mean(self, dim, keepdim, dtype=dtype)
+    def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None, keepdims: Any = None) -> "Tensor":
+        return ops.sum(self, dim, keepdim if keepdims is None else keepdims, dtype=dtype)  # keepdims: NumPy's name
+    def mean(self, dim: Any = None, keepdim: bool = False, dtype: Any = None, keepdims: Any = None) -> "Tensor":
+        return ops.mean(self, dim, keepdim if keepdims is None else keepdims, dtype=dtype)
     def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True, correction: Any = None) -> "Tensor":
         return ops.var(self, dim, keepdim, unbiased, correction)
     def std(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True, correction: Any = None) -> "Tensor":
@@ -420,8 +424,10 @@ class Tensor:
     def expand(self, *sizes: Any) -> "Tensor": return ops.expand(self, *sizes)
     def expand_as(self, other: "Tensor") -> "Tensor": return ops.expand(self, other.shape)
     def repeat(self, *sizes: Any) -> "Tensor": return ops.repeat(self, *sizes)
-    def flip(self, dims: Any) -> "Tensor": return ops.flip(self, dims)
+    def flip(self, *dims: Any) -> "Tensor": return ops.flip(self, dims[0] if len(dims) == 1 else dims)
     def chunk(self, chunks: int, dim: int = 0) -> tuple: return ops.chunk(self, chunks, dim)
+    def unbind(self, dim: int = 0) -> tuple: return ops.unbind(self, dim)
+    def narrow(self, dim: int, start: int, length: int) -> "Tensor": return ops.narrow(self, dim, start, length)
     def split(self, split_size: Any, dim: int = 0) -> tuple: return ops.split(self, split_size, dim)
     def gather(self, dim: int, index: Any) -> "Tensor": return ops.gather(self, dim, index)
     def index_select(self, dim: int, index: Any) -> "Tensor": return ops.index_select(self, dim, index)
@@ -590,7 +596,8 @@ def _host_with_dtype(data: Any, dtype: Any) -> np.ndarray:
 
 def _suggest(module_name: str, names: list[str], name: str) -> AttributeError:
     """An AttributeError for `module.name` that names the closest existing name."""
-    close = difflib.get_close_matches(name, [n for n in names if not n.startswith("_")], n=1)
+    public = [n for n in names if not n.startswith("_")]
+    close = [n for n in public if n.lower() == name.lower()] or difflib.get_close_matches(name, public, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return AttributeError(f"module '{module_name}' has no attribute '{name}'{hint}")
 
