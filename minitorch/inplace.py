@@ -116,16 +116,22 @@ def copy_(t: Tensor, src: Any) -> Tensor:
 def setitem(t: Tensor, key: Any, value: Any) -> None:
     """t[key] = value: a plain write, or a recorded one (PyTorch's CopySlices) when it must be."""
     from .ops import index_put
-    from .ops.indexing import convert_key
+    from .ops.indexing import convert_key, fit_value
     if _recorded(t, (value,)):
         apply_(t, index_put, key, value)
         return
     _check_leaf(t)
+    integer = t.dtype.kind in "iu"
+    if isinstance(value, np.floating) and not isinstance(value, float) and (integer or t.dtype == dtypes.bool_):
+        raise TypeError(f"can't assign a numpy.{type(value).__name__} to a {dtypes.type_name(t.dtype)}")
+    if integer and isinstance(value, int) and not isinstance(value, bool):
+        value = int(np.asarray(value).astype(t.array.dtype))  # wraps around as PyTorch does (uint8: -1 -> 255)
     if isinstance(value, Tensor):
         if value.backend is not t.backend:
             raise RuntimeError(f"setitem: value on {value.device} cannot be written into a tensor on {t.device}")
         value = value.array if value.array.dtype == t.array.dtype else t.xp.astype(value.array, t.array.dtype)
-    _store(t, convert_key(t, key), value)
+    key = convert_key(t, key)
+    _store(t, key, fit_value(t.backend, t.array, key, value))
 
 
 # -- hooks ---------------------------------------------------------------------------------------

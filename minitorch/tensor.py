@@ -96,6 +96,8 @@ class Tensor:
 
     @property
     def mT(self) -> "Tensor":
+        if self.ndim == 0:
+            return self
         if self.ndim < 2:
             raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self.ndim}-D tensor.")
         return ops.transpose(self, -2, -1)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes
-from ..autograd import Function
+from ..autograd import Function, unbroadcast
 
 
 class GetItem(Function):
@@ -45,15 +45,30 @@ class IndexPut(Function):
     def forward(ctx, a, key, v):
         ctx.key, ctx.v_shape = key, tuple(getattr(v, "shape", ()))
         out = ctx.xp.asarray(a, copy=True)
+        v = fit_value(ctx.backend, out, key, v)
+        ctx.fitted_shape = tuple(getattr(v, "shape", ()))
         out[key] = v
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        da = ctx.xp.asarray(grad, copy=True)
+        xp = ctx.xp
+        da = xp.asarray(grad, copy=True)
         da[ctx.key] = 0
-        dv = ctx.backend.index(grad, ctx.key)
-        return da, None, dv
+        dv = unbroadcast(ctx.backend.index(grad, ctx.key), ctx.fitted_shape)
+        return da, None, xp.reshape(dv, ctx.v_shape)
+
+
+def fit_value(backend, target, key, v):
+    """v without the leading size-1 dims that make it longer than target[key] (PyTorch broadcasts those away)."""
+    ndim = getattr(v, "ndim", 0)
+    if ndim == 0:
+        return v
+    want = len(backend.index(target, key).shape)
+    shape = tuple(v.shape)
+    while len(shape) > want and shape[0] == 1:
+        shape = shape[1:]
+    return v if len(shape) == ndim else backend.xp.reshape(v, shape)
 
 
 class Gather(Function):

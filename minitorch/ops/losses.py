@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import dtypes, kernels
 from ..autograd import Function
+from ._util import binary_operands
 
 
 class CrossEntropy(Function):
@@ -145,11 +146,31 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce((input - target).abs(), reduction)
 
 
+class Huber(Function):
+    """Elementwise Huber loss of d = input - target: d^2/2 within delta, delta (|d| - delta/2) beyond.
+
+    Its gradient is d clipped to [-delta, delta], written directly: composing it from `where` would send
+    0 * inf = NaN down the branch not taken when d is infinite.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, delta=1.0):
+        xp = ctx.xp
+        d = x - t
+        ad = xp.abs(d)
+        ctx.save_for_backward(d)
+        ctx.delta = delta
+        return xp.where(ad <= delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (d,) = ctx.saved
+        xp = ctx.xp
+        dx = grad * xp.clip(d, -ctx.delta, ctx.delta)
+        return dx, -dx, None
+
+
 def huber_loss(input, target, reduction="mean", delta=1.0):
     """Quadratic within delta of the target, linear beyond it (as torch.nn.functional.huber_loss)."""
-    from .elementwise import where
     _same_shape("huber_loss", input, target)
-    diff = input - target
-    absdiff = diff.abs()
-    loss = where(absdiff.array <= delta, 0.5 * diff * diff, delta * (absdiff - 0.5 * delta))
-    return _reduce(loss, reduction)
+    return _reduce(Huber.apply(*binary_operands(input, target), delta=delta), reduction)
