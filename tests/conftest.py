@@ -7,14 +7,35 @@ import minitorch as mt
 from minitorch import backends
 
 _CUDA = pytest.param("cuda", marks=[pytest.mark.gpu])
+_DEVICE_SKIPS: set[str] = set()  # the reasons _skip_unavailable gave
 
 
 def _skip_unavailable(device: str) -> None:
+    reason = None
     if device == "strict" and not backends.is_available("array_api_strict"):
-        pytest.skip("array_api_strict is not installed (pip install -e '.[test]')")
+        reason = "array_api_strict is not installed (pip install -e '.[test]')"
     if device == "cuda" and not backends.is_available("cupy"):
-        ok, reason = backends.cupy_backend.availability()
-        pytest.skip(f"no usable CUDA device for the cupy backend: {reason}")
+        ok, why = backends.cupy_backend.availability()
+        reason = f"no usable CUDA device for the cupy backend: {why}"
+    if reason is not None:
+        _DEVICE_SKIPS.add(reason)
+        pytest.skip(reason)
+
+
+_SKIP_PLACES: dict[str, tuple[str, int]] = {}  # reason -> where it is reported
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Report each skip reason at one place, so that `-rs` prints it once with its count: pytest folds
+    skips by place, and places a fixture's skip at each test (the device fixture's: ~190 lines)."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        path, line, reason = report.longrepr
+        if reason.removeprefix("Skipped: ") in _DEVICE_SKIPS:
+            path, line = __file__, _skip_unavailable.__code__.co_firstlineno
+        report.longrepr = (*_SKIP_PLACES.setdefault(reason, (path, line)), reason)
+    return report
 
 
 @pytest.fixture(params=["cpu", "strict", _CUDA])

@@ -1,4 +1,6 @@
-"""minitorch.save / load: structure and dtypes round trip, devices, atomic writes, corrupt files, no pickle."""
+"""minitorch.save / load: structure and dtypes round trip, devices, atomic writes, corrupt files, no pickle.
+
+(Faults in depth, bombs and fuzzing: tests/faults/.)"""
 from __future__ import annotations
 
 import io
@@ -10,6 +12,7 @@ import pytest
 
 import minitorch as mt
 from minitorch import nn
+from minitorch.errors import CheckpointError, CheckpointWriteError
 
 
 def test_round_trip_structure_and_dtypes(device, tmp_path):
@@ -65,8 +68,9 @@ def test_failed_write_leaves_old_file_intact(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CheckpointWriteError, match="cannot save .*ckpt.npz.*disk full.*unchanged") as err:
         mt.save({"epoch": 2, "w": mt.zeros(3)}, path)
+    assert isinstance(err.value, OSError)  # callers that catch OSError keep working
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["ckpt.npz"]  # the temporary file is cleaned up too
     assert mt.load(path)["epoch"] == 1
@@ -79,7 +83,7 @@ def test_failed_write_leaves_old_file_intact(tmp_path, monkeypatch):
 def test_corrupt_file_names_the_file(tmp_path, content):
     path = tmp_path / "broken.npz"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match="broken.npz"):
+    with pytest.raises(CheckpointError, match="broken.npz"):
         mt.load(path)
 
 
@@ -88,7 +92,7 @@ def test_truncated_file(tmp_path):
     mt.save({"w": mt.randn(100, 100)}, path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="cut.npz.*corrupt, truncated"):
+    with pytest.raises(CheckpointError, match="cut.npz.*corrupt, truncated"):
         mt.load(path)
 
 
@@ -100,7 +104,7 @@ def test_missing_file_is_file_not_found(tmp_path):
 def test_pickled_arrays_are_rejected(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, payload=np.array([{"a": 1}, None], dtype=object))  # stored with pickle inside
-    with pytest.raises(ValueError, match="evil.npz.*pickle"):
+    with pytest.raises(CheckpointError, match="evil.npz.*pickle"):
         mt.load(path)
     with pytest.raises(TypeError, match="object array"):
         mt.save({"x": np.array([None], dtype=object)}, tmp_path / "x.npz")
@@ -109,7 +113,7 @@ def test_pickled_arrays_are_rejected(tmp_path):
 def test_single_npy_is_rejected(tmp_path):
     path = tmp_path / "one.npy"
     np.save(path, np.ones(3))
-    with pytest.raises(ValueError, match="one.npy.*single .npy array"):
+    with pytest.raises(CheckpointError, match=r"one.npy.*single .npy array of shape \(3,\)"):
         mt.load(path)
 
 
@@ -130,5 +134,32 @@ def test_manifest_mismatch_is_corruption(tmp_path):
     with zipfile.ZipFile(path, "w") as z:
         for name, blob in members.items():
             z.writestr(name, blob)
-    with pytest.raises(ValueError, match="tampered.npz.*manifest says"):
+    with pytest.raises(CheckpointError, match="tampered.npz.*manifest says"):
         mt.load(path)
+    assert issubclass(CheckpointError, ValueError)  # what load raised before CheckpointError existed
+
+
+def test_an_object_saved_twice_is_stored_once_and_loaded_as_one(tmp_path):
+    w, a = mt.randn(50, 50), np.arange(4)
+    mt.save({"tied": [w, w], "arrays": (a, a), "copy": mt.tensor(w.numpy())}, tmp_path / "t.npz")
+    assert len(np.load(tmp_path / "t.npz").files) == 4  # w, a, the copy, the manifest
+    back = mt.load(tmp_path / "t.npz")
+    assert back["tied"][0] is back["tied"][1] and back["arrays"][0] is back["arrays"][1]
+    assert back["copy"] is not back["tied"][0]
+    np.testing.assert_array_equal(back["tied"][0].numpy(), w.numpy())
+
+
+def test_only_numbers_become_tensors(tmp_path):
+    np.savez(tmp_path / "c.npz", z=np.ones(2, np.complex64))
+    with pytest.raises(CheckpointError, match=r"c\.npz'?: array z has dtype complex64; only bool, integer"):
+        mt.load(tmp_path / "c.npz")
+    mt.save({"text": np.array(["a", "b"]), "when": np.array(["2024-01-01"], "datetime64[D]")}, tmp_path / "n.npz")
+    back = mt.load(tmp_path / "n.npz")  # NumPy arrays (not tensors) may hold text and dates
+    assert back["text"].tolist() == ["a", "b"] and back["when"].dtype == np.dtype("datetime64[D]")
+    with pytest.raises(TypeError, match=r"obj\['r'\] is a .* array"):
+        mt.save({"r": np.zeros(2, dtype=[("a", "f4")])}, tmp_path / "r.npz")
+
+
+def test_save_into_a_missing_folder(tmp_path):
+    with pytest.raises(CheckpointWriteError, match="nope/x.npz.*No such file or directory.*does the folder exist"):
+        mt.save({"a": 1}, tmp_path / "nope" / "x.npz")

@@ -32,12 +32,36 @@ def fetch(url: str, out: BinaryIO, timeout: float = TIMEOUT) -> None:
         shutil.copyfileobj(response, out, 1 << 20)
 
 
-def _md5(path: Path, decompress: bool = False) -> str:
-    h = hashlib.md5()
+def _md5(path: Path, decompress: bool = False, limit: int | None = None) -> str | None:
+    """MD5 of the file (or of its decompressed content); None once that exceeds `limit` bytes."""
+    h, n = hashlib.md5(), 0
     with (gzip.open if decompress else open)(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
+            n += len(chunk)
+            if limit is not None and n > limit:
+                return None  # a gzip bomb stops here, one chunk past the standard file's size
             h.update(chunk)
     return h.hexdigest()
+
+
+class _Capped:
+    """A writable that refuses to grow past `limit` bytes (a mirror cannot fill the disk)."""
+
+    def __init__(self, out: BinaryIO, limit: int, origin: str) -> None:
+        self.out, self.limit, self.origin, self.written = out, limit, origin, 0
+
+    def write(self, data: bytes) -> int:
+        self.written += len(data)
+        if self.written > self.limit:
+            raise DataFileError(f"{self.origin}: more than {self.limit} bytes, larger than the file can be; "
+                                "the download was stopped and discarded")
+        return self.out.write(data)
+
+
+def _download_limit(spec: FileSpec) -> int:
+    # The .gz of a file is smaller than the file, except for incompressible data (a few bytes per
+    # 64 KiB block); a mirror may also serve the file uncompressed.
+    return spec.raw_size + spec.raw_size // 100 + 4096
 
 
 def _verify(path: Path, spec: FileSpec, origin: str) -> None:
@@ -46,7 +70,7 @@ def _verify(path: Path, spec: FileSpec, origin: str) -> None:
     if got in (spec.gz_md5, spec.raw_md5):
         return
     with contextlib.suppress(OSError, EOFError, zlib.error):  # not gzip at all: a plain mismatch
-        if _md5(path, decompress=True) == spec.raw_md5:
+        if _md5(path, decompress=True, limit=spec.raw_size) == spec.raw_md5:
             return  # a mirror that re-compressed the file
     raise DataFileError(
         f"{origin}: checksum mismatch for {spec.name}: MD5 {got}, expected {spec.gz_md5} "
@@ -70,6 +94,12 @@ def _atomic_write(dest: Path, write: Callable[[BinaryIO], None], check: Callable
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    with contextlib.suppress(OSError):  # the rename survives a power loss (a folder may refuse fsync)
+        folder = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def from_mirrors(spec: DatasetSpec, files: list[FileSpec], dest: Path, errors: list[str]) -> bool:
@@ -78,7 +108,8 @@ def from_mirrors(spec: DatasetSpec, files: list[FileSpec], dest: Path, errors: l
         for mirror in spec.mirrors:
             url = f"{mirror}{f.name}.gz"
             try:
-                _atomic_write(dest / f"{f.name}.gz", lambda out: fetch(url, out),
+                _atomic_write(dest / f"{f.name}.gz",
+                              lambda out: fetch(url, _Capped(out, _download_limit(f), url)),
                               lambda tmp: _verify(tmp, f, url))
                 break
             except (OSError, DataFileError) as e:  # URLError and timeouts are OSErrors

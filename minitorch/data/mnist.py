@@ -11,25 +11,26 @@ import numpy as np
 
 from .dataset import Dataset, TensorDataset
 from .download import locate
-from .idx import DataFileError, parse_idx, read_idx_bytes
+from .idx import DataFileError, read_idx_checked
 from .sources import FASHION_MNIST_SPEC, MNIST_SPEC, DatasetSpec, FileSpec
 
 __all__ = ["MNIST", "FashionMNIST"]
 
 
 def _load(path: Path, spec: FileSpec, dataset: str) -> np.ndarray:
-    raw = read_idx_bytes(path)
-    # A full-size file must be the standard one (this catches corruption the IDX header cannot
-    # show, and the other dataset's file in the wrong folder); smaller ones are subsets or fixtures.
-    if len(raw) == spec.raw_size:
-        got = hashlib.md5(raw).hexdigest()
-        if got != spec.raw_md5:
-            raise DataFileError(
-                f"{path}: MD5 of the decompressed content is {got}, expected {spec.raw_md5} for "
-                f"{dataset} {spec.name}; the file is corrupt or from another dataset. "
-                "Delete it and fetch it again"
-            )
-    return parse_idx(raw, path)
+    # Never more than the standard file's size (a bigger header is refused before anything is
+    # read). A full-size file must be the standard one: this catches corruption the IDX header
+    # cannot show, and the other dataset's file in the wrong folder; smaller ones are subsets or
+    # fixtures. The MD5 is taken while the file streams in, so it costs no second read.
+    md5 = hashlib.md5()
+    array, header = read_idx_checked(path, spec.raw_size, md5)
+    if len(header) + array.nbytes == spec.raw_size and md5.hexdigest() != spec.raw_md5:
+        raise DataFileError(
+            f"{path}: MD5 of the decompressed content is {md5.hexdigest()}, expected {spec.raw_md5} for "
+            f"{dataset} {spec.name}; the file is corrupt or from another dataset. "
+            "Delete it and fetch it again"
+        )
+    return array
 
 
 class MNIST(Dataset):

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["FileSpec", "DatasetSpec", "MNIST_SPEC", "FASHION_MNIST_SPEC", "DatasetNotFoundError",
-           "search_dirs", "download_dir", "find_file", "offline"]
+           "search_dirs", "system_dirs", "download_dir", "find_file", "offline"]
+
+# Where the system folders (DatasetSpec.system_dirs) are looked up: the machine's root. Tests
+# re-root it in an empty folder, so a machine with Debian's dataset-fashion-mnist installed sees
+# the same results as one without.
+SYSTEM_ROOT = Path("/")
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -100,12 +105,17 @@ def _roots(root: str | os.PathLike | None) -> list[Path]:
     return roots
 
 
+def system_dirs(spec: DatasetSpec) -> list[Path]:
+    """The spec's system-wide folders, under SYSTEM_ROOT."""
+    return [SYSTEM_ROOT / Path(d).relative_to(Path(d).anchor) for d in spec.system_dirs]
+
+
 def search_dirs(spec: DatasetSpec, root: str | os.PathLike | None = None) -> list[Path]:
     """Folders searched, in order: root, $MINITORCH_DATA, the cache (each /<folder> then itself), system."""
     dirs: list[Path] = []
     for r in _roots(root):
         dirs += [r / spec.folder, r]  # `r` itself: a root that points straight at the files
-    dirs += [Path(d) for d in spec.system_dirs]
+    dirs += system_dirs(spec)
     return list(dict.fromkeys(dirs))  # drop duplicates, keep order
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -236,29 +237,31 @@ class Module:
                     out[dot + name] = t if keep_vars else t.detach()
         return out
 
-    def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
-        """Copy tensors into the parameters and buffers in place (checked first, so errors change nothing)."""
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy tensors into the parameters and buffers in place; everything is checked first, so an error
+        changes nothing. strict=False ignores missing and unexpected keys and returns them."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        errors = []
+        errors, sources = [], {}
         for key, t in own.items():
             if key in state_dict:
-                shape = tuple(np.shape(state_dict[key]) if not isinstance(state_dict[key], Tensor)
-                              else state_dict[key].shape)
-                if shape != t.shape:
-                    errors.append(f"size mismatch for {key}: copying a param with shape {shape} from checkpoint, "
-                                  f"the shape in current model is {t.shape}")
+                source, error = _loadable(key, state_dict[key], t)
+                if error:
+                    errors.append(error)
+                else:
+                    sources[key] = source
         if strict and unexpected:
             errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
         if strict and missing:
             errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        with no_grad():
-            for key, t in own.items():
-                if key in state_dict:
-                    copy_(t, state_dict[key])
+        with no_grad():  # only now, with every value checked and converted, is anything written
+            for key, source in sources.items():
+                copy_(own[key], source)
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing ------------------------------------------------------------------------------
@@ -283,3 +286,26 @@ class Module:
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
+
+
+def _loadable(key: str, value: Any, target: Tensor) -> tuple[Any, str | None]:
+    """(value ready for copy_ into target, None), or (None, why it cannot be loaded)."""
+    if isinstance(value, Tensor):
+        shape, dtype, host = value.shape, np.dtype(value.dtype), None
+    else:
+        try:
+            host = np.asarray(value)
+        except Exception as exc:  # ragged lists and the like: numpy's ValueError
+            return None, f'cannot load "{key}": {type(value).__name__} is not an array ({exc})'
+        shape, dtype = host.shape, host.dtype
+    if dtype.kind not in "biuf":
+        return None, (f'cannot load "{key}": its value is a {dtype} {"array" if host is not None else "tensor"}; '
+                      "only bool, integer and floating-point values can be copied into a tensor")
+    if tuple(shape) != target.shape:
+        return None, (f"size mismatch for {key}: copying a param with shape {tuple(shape)} from checkpoint, "
+                      f"the shape in current model is {target.shape}")
+    if dtype.kind == "f" and target.dtype.kind in "biu":  # NaN or inf has no integer value
+        finite = np.isfinite(host if host is not None else value.backend.to_host(value.array)).all()
+        if not finite:
+            return None, f'cannot load "{key}": non-finite values cannot be stored in {target.dtype}'
+    return (value if host is None else host), None

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -92,24 +94,30 @@ class Optimizer:
         state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index and s}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyper-parameters and per-parameter state (copied onto each parameter's device)."""
-        saved = state_dict["param_groups"]
-        if len(saved) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(saved)} parameter groups, this optimizer has "
-                             f"{len(self.param_groups)}")
-        for i, (mine, theirs) in enumerate(zip(self.param_groups, saved)):
-            if len(mine["params"]) != len(theirs["params"]):
-                raise ValueError(f"parameter group {i}: the loaded state dict has {len(theirs['params'])} "
-                                 f"parameters, this optimizer has {len(mine['params'])}")
-        by_index = {i: p for mine, theirs in zip(self.param_groups, saved)
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyper-parameters and per-parameter state (copied onto each parameter's device).
+
+        Everything is checked and converted first; an error (a ValueError naming the group, the
+        parameter index or the state entry) changes nothing.
+        """
+        groups, state = _parse_state_dict(state_dict, self.param_groups)
+        new_groups = []
+        for i, (mine, theirs) in enumerate(zip(self.param_groups, groups)):
+            group = {**mine, **{k: copy.deepcopy(v) for k, v in theirs.items() if k != "params"}}
+            try:
+                self.validate(group)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValueError(f"loaded state dict: parameter group {i}: {exc}") from None
+            new_groups.append(group)
+        by_index = {int(i): p for mine, theirs in zip(self.param_groups, groups)
                     for i, p in zip(theirs["params"], mine["params"])}
-        self.state = defaultdict(dict)
-        for key, entry in state_dict["state"].items():
-            p = by_index[int(key)]
-            self.state[p] = {name: _onto(value, p, name) for name, value in entry.items()}
-        for mine, theirs in zip(self.param_groups, saved):
-            mine.update({k: copy.deepcopy(v) for k, v in theirs.items() if k != "params"})
+        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for key, entry in state.items():
+            p = by_index[key]
+            new_state[p] = {name: _onto(value, p, name, f"state[{key}][{name!r}]") for name, value in entry.items()}
+        self.state = new_state  # only now, with everything checked and converted, is anything changed
+        for mine, group in zip(self.param_groups, new_groups):
+            mine.update(group)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -119,11 +127,67 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
-def _onto(value: Any, param: Tensor, name: str) -> Any:
-    """A copy of a saved state value on the parameter's device (float tensors cast to its dtype)."""
-    if name == "step" or not isinstance(value, (Tensor, np.ndarray)):
-        return value.item() if isinstance(value, (Tensor, np.ndarray)) else value
-    host = value.backend.to_host(value.array) if isinstance(value, Tensor) else value
+def _parse_state_dict(state_dict: Any, own_groups: list[dict[str, Any]]) -> tuple[list, dict[int, Mapping]]:
+    """(param_groups, {parameter index: state entry}) of a loaded optimizer state dict, checked against
+    this optimizer's groups: same group sizes, each index once, and state only for indices that exist."""
+    if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+        got = sorted(map(str, state_dict)) if isinstance(state_dict, Mapping) else type(state_dict).__name__
+        raise ValueError(f"an optimizer state dict has the keys 'state' and 'param_groups'; got {got}")
+    groups, state = state_dict["param_groups"], state_dict["state"]
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, Mapping) and "params" in g for g in groups):
+        raise ValueError("loaded state dict: 'param_groups' must be a list of dicts, each with 'params'")
+    if len(groups) != len(own_groups):
+        raise ValueError(f"loaded state dict has {len(groups)} parameter groups, this optimizer has "
+                         f"{len(own_groups)}")
+    seen: set[int] = set()
+    for i, (mine, theirs) in enumerate(zip(own_groups, groups)):
+        indices = theirs["params"]
+        if not isinstance(indices, (list, tuple)) or not all(_is_index(j) for j in indices):
+            raise ValueError(f"loaded state dict: parameter group {i}: 'params' must be a list of parameter "
+                             f"indices, got {str(indices)[:80]}")
+        if len(indices) != len(mine["params"]):
+            raise ValueError(f"parameter group {i}: the loaded state dict has {len(indices)} "
+                             f"parameters, this optimizer has {len(mine['params'])}")
+        if seen & {int(j) for j in indices} or len(set(map(int, indices))) != len(indices):
+            raise ValueError(f"loaded state dict: parameter group {i} repeats a parameter index")
+        seen |= {int(j) for j in indices}
+    if not isinstance(state, Mapping):
+        raise ValueError(f"loaded state dict: 'state' must be a dict, got {type(state).__name__}")
+    entries: dict[int, Mapping] = {}
+    for key, entry in state.items():
+        index = int(key) if _is_index(key) or (isinstance(key, str) and key.isdigit()) else None
+        if index not in seen:
+            raise ValueError(f"loaded state dict has state for parameter index {key!r}, but its parameter groups "
+                             f"hold only indices {sorted(seen)}")
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"loaded state dict: state[{key!r}] must be a dict, got {type(entry).__name__}")
+        entries[index] = entry
+    return list(groups), entries
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+
+
+def _onto(value: Any, param: Tensor, name: str, where: str) -> Any:
+    """A checked copy of a saved state value: "step" a number >= 0; arrays numeric, shaped like the
+    parameter (or 0-d), on its device, floats cast to its dtype; anything else deep-copied."""
+    array = isinstance(value, (Tensor, np.ndarray))
+    host = (value.backend.to_host(value.array) if isinstance(value, Tensor) else np.asarray(value)) if array else None
+    if host is not None and host.dtype.kind not in "biuf":
+        raise ValueError(f"loaded state dict: {where} is a {host.dtype} array; optimizer state holds numbers")
+    if name == "step":  # a plain number, however it was saved (PyTorch saves a 0-d tensor)
+        step = value.item() if isinstance(value, np.generic) else value
+        if host is not None and host.size == 1:
+            step = host.item()
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step) or step < 0:
+            raise ValueError(f"loaded state dict: {where} must be a number >= 0, got {str(value)[:80]}")
+        return step
+    if host is None:
+        return copy.deepcopy(value)
+    if host.ndim and host.shape != param.shape:
+        raise ValueError(f"loaded state dict: {where} has shape {host.shape}, but its parameter has shape "
+                         f"{param.shape}")
     if dtypes.is_floating(host.dtype):
         host = host.astype(param.dtype)
     array = param.backend.from_host(np.array(host, copy=True))  # never share the loaded dict's memory

@@ -56,6 +56,8 @@ CORRUPT = {
     "wrong dims": (_header(0x08, [2, 27, 28]) + bytes(2 * 28 * 28), "(2, 27, 28)"),
     "trailing bytes": (_header(0x0C, [2]) + bytes(12), "trailing bytes"),
     "cannot be a png": (b"\x89PNG\r\n\x1a\n" + bytes(20), "Not an IDX file"),
+    "no bytes, too many elements": (_header(0x08, [0, 2**32 - 1, 2**32 - 1]), "cannot be allocated"),
+    "huge dims": (_header(0x08, [2**32 - 1, 2**32 - 1]) + bytes(10), "needs 18446744065119617025"),
 }
 
 
@@ -76,6 +78,22 @@ def test_truncated_gzip(tmp_path: Path) -> None:
     path = tmp_path / "cut.gz"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataFileError, match=r"cut\.gz.*corrupt or truncated gzip"):
+        read_idx(path)
+
+
+def test_max_bytes_is_checked_before_reading(tmp_path: Path) -> None:
+    write_idx(tmp_path / "x.gz", np.zeros((3, 28, 28), np.uint8))
+    assert read_idx(tmp_path / "x.gz", max_bytes=16 + 3 * 784).shape == (3, 28, 28)
+    with pytest.raises(DataFileError, match=r"x\.gz: the header's shape \(3, 28, 28\) of uint8 needs 2352 bytes, "
+                                            r"more than the 2367"):
+        read_idx(tmp_path / "x.gz", max_bytes=16 + 3 * 784 - 1)
+
+
+def test_gzip_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
+    """A header declaring far more than a plausible gzip ratio allows is refused before inflating."""
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(_header(0x08, [2**31]) + bytes(1 << 20)))  # 1 KB claiming 2 GiB
+    with pytest.raises(DataFileError, match=r"bomb\.gz: .*needs 2147483648 bytes from \d+ gzipped bytes.*gzip bomb"):
         read_idx(path)
 
 

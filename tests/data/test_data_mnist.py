@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from mnist_files import NAMES, make_mnist
+import mnist_files
+from mnist_files import NAMES, REAL_MNIST, REAL_MNIST_MISSING, make_mnist
 
 from minitorch.data import MNIST, DataFileError, FashionMNIST
 from minitorch.data.idx import read_idx_bytes, write_idx
-
-REAL_ROOT = os.environ.get("MINITORCH_DATA")  # read before the autouse fixture clears it
 
 
 def test_arrays_and_items_agree(tmp_path: Path) -> None:
@@ -79,17 +77,29 @@ def test_tensor_dataset(tmp_path: Path) -> None:
     assert labels.shape == (3,) and str(labels.dtype) == "int64" and images.device == "cpu"
 
 
-# -- the real files: CI sets MINITORCH_DATA=/work/shared/data --------------------------------
+# -- the real files, where the library finds them: $MINITORCH_DATA (CI sets it) or the cache ----
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-@pytest.mark.skipif(not (REAL_ROOT and Path(REAL_ROOT, "mnist").is_dir()),
-                    reason="real MNIST not found: set MINITORCH_DATA to a folder holding mnist/")
+def test_real_mnist_is_looked_for_where_the_library_looks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real-data tests find MNIST in the cache that README's first command fills (not only in
+    $MINITORCH_DATA), and when they skip, the reason names the places they looked."""
+    cache = tmp_path / "home/.cache/minitorch/datasets"
+    folders, reason = mnist_files._find_real_mnist()  # under the isolation: nothing anywhere
+    assert folders == {} and "MINITORCH_DATA is unset" in reason and f"{cache / 'mnist'}, {cache}" in reason
+    make_mnist(cache / "mnist", gz=True)
+    assert mnist_files._find_real_mnist() == ({True: cache / "mnist", False: cache / "mnist"}, "")
+    make_mnist(tmp_path / "env/mnist")
+    monkeypatch.setenv("MINITORCH_DATA", str(tmp_path / "env"))
+    assert mnist_files._find_real_mnist()[0][False] == tmp_path / "env/mnist"  # $MINITORCH_DATA first
+
+
+@pytest.mark.skipif(not REAL_MNIST, reason=REAL_MNIST_MISSING)
 @pytest.mark.parametrize("train", [True, False])
 def test_real_mnist(monkeypatch: pytest.MonkeyPatch, train: bool) -> None:
     monkeypatch.setenv("MINITORCH_OFFLINE", "1")  # a real-data test must never download
-    ds = MNIST(root=REAL_ROOT, train=train)
+    ds = MNIST(root=REAL_MNIST[train], train=train)
     n, counts = (60000, TRAIN_COUNTS) if train else (10000, TEST_COUNTS)
     assert ds.images.shape == (n, 28, 28) and ds.labels.shape == (n,)
     assert ds.labels.min() == 0 and ds.labels.max() == 9

@@ -13,9 +13,22 @@ from pathlib import Path
 import pytest
 from mnist_files import NAMES, make_mnist
 
-from minitorch.data import MNIST, DataFileError, DatasetNotFoundError, FashionMNIST, download
+from minitorch.data import MNIST, DataFileError, DatasetNotFoundError, FashionMNIST, download, sources
 from minitorch.data.sources import (FASHION_MNIST_SPEC, MNIST_SPEC, DatasetSpec, FileSpec,
                                     search_dirs)
+
+DEBIAN = Path("/usr/share/datasets/fashion-mnist")  # apt install dataset-fashion-mnist
+
+
+@pytest.fixture
+def debian_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this machine look like one with Debian's dataset-fashion-mnist: its four files are in DEBIAN."""
+    is_file = Path.is_file
+    names = {f"{f.name}.gz" for f in FASHION_MNIST_SPEC.files}
+    monkeypatch.setattr(Path, "is_file", lambda p: (p.parent == DEBIAN and p.name in names) or is_file(p))
+    with monkeypatch.context() as m:  # the simulation works: un-isolated, the library finds the files
+        m.setattr(sources, "SYSTEM_ROOT", Path("/"))
+        assert download.locate(FASHION_MNIST_SPEC, False, download=False)[0] == DEBIAN / "t10k-images-idx3-ubyte.gz"
 
 
 def test_search_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -35,7 +48,10 @@ def test_search_dirs_listed_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     cache = tmp_path / "home/.cache/minitorch/datasets"
     assert search_dirs(FASHION_MNIST_SPEC, tmp_path / "arg") == [
         tmp_path / "arg/fashion-mnist", tmp_path / "arg", tmp_path / "env/fashion-mnist",
-        tmp_path / "env", cache / "fashion-mnist", cache, Path("/usr/share/datasets/fashion-mnist")]
+        tmp_path / "env", cache / "fashion-mnist", cache,
+        tmp_path / "system-root/usr/share/datasets/fashion-mnist"]  # the fixture re-roots system folders
+    monkeypatch.setattr(sources, "SYSTEM_ROOT", Path("/"))
+    assert search_dirs(FASHION_MNIST_SPEC)[-1] == DEBIAN
 
 
 def test_root_pointing_at_the_files(tmp_path: Path) -> None:
@@ -50,7 +66,11 @@ def test_plain_preferred_over_gz(tmp_path: Path) -> None:
     assert len(MNIST(root=tmp_path / "d", download=False)) == 4
 
 
-def test_offline_error_lists_every_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize("debian", [False, True], ids=["plain-machine", "debian-fashion-mnist-installed"])
+def test_offline_error_lists_every_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                         request: pytest.FixtureRequest, debian: bool) -> None:
+    if debian:  # this test used to fail on such a machine: the system folder was not isolated
+        request.getfixturevalue("debian_fashion_mnist")
     monkeypatch.setenv("MINITORCH_OFFLINE", "1")
     monkeypatch.setenv("MINITORCH_DATA", str(tmp_path / "env"))
     with pytest.raises(DatasetNotFoundError) as err:
@@ -61,6 +81,7 @@ def test_offline_error_lists_every_place(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert "t10k-images-idx3-ubyte" in message and "MINITORCH_OFFLINE=1" in message
     assert "set MINITORCH_DATA" in message and "unset MINITORCH_OFFLINE" in message
     assert f"into {tmp_path / 'arg/fashion-mnist'}" in message
+    assert f"system-wide into {DEBIAN}" in message  # the advice names the real folder
     assert isinstance(err.value, FileNotFoundError)
 
 
