@@ -19,6 +19,7 @@ from .creation import (Generator, arange, as_tensor, empty, empty_like, eye, fro
                        multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
                        randperm, tensor, zeros, zeros_like)
 from .device import device
+from .errors import CheckpointError, CheckpointWriteError, DataFileError
 from .dtypes import get_default_dtype, set_default_dtype
 from .functions import (abs_, bmm, clamp_, clip_, detach, detach_, dot, exp_, fill_, get_default_device,
                         inference_mode, is_floating_point, is_tensor, lerp, log_, mm, neg_, numel, relu_,
