@@ -59,19 +59,19 @@ def _filled(shape: tuple[int, ...], dtype: Any, device: Any, requires_grad: bool
     return Tensor._make(array, backend, False, None).requires_grad_(requires_grad)
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
     """A tensor of zeros."""
-    return _filled(size_tuple(size), dtype, device, requires_grad, "zeros")
+    return _filled(size_tuple(size, kw), dtype, device, requires_grad, "zeros")
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
     """A tensor of ones."""
-    return _filled(size_tuple(size), dtype, device, requires_grad, "ones")
+    return _filled(size_tuple(size, kw), dtype, device, requires_grad, "ones")
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
     """A tensor whose values are whatever the memory held (fill it before reading)."""
-    return _filled(size_tuple(size), dtype, device, requires_grad, "empty")
+    return _filled(size_tuple(size, kw), dtype, device, requires_grad, "empty")
 
 
 def _fill_dtype(value: Any) -> np.dtype:
@@ -90,22 +90,26 @@ def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requ
 
 def zeros_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros with t's shape (and its dtype and device unless given)."""
-    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+    return zeros(t.shape, dtype=t.dtype if dtype is None else dtype, device=t.device if device is None else device,
+                 requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones with t's shape (and its dtype and device unless given)."""
-    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+    return ones(t.shape, dtype=t.dtype if dtype is None else dtype, device=t.device if device is None else device,
+                requires_grad=requires_grad)
 
 
 def empty_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An unfilled tensor with t's shape (and its dtype and device unless given)."""
-    return empty(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+    return empty(t.shape, dtype=t.dtype if dtype is None else dtype, device=t.device if device is None else device,
+                 requires_grad=requires_grad)
 
 
 def full_like(t: Tensor, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """fill_value in t's shape (and t's dtype and device unless given: full_like(int_tensor, 2.7) holds 2)."""
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+    return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype,
+                device=t.device if device is None else device, requires_grad=requires_grad)
 
 
 def _number(v: Any) -> Any:
@@ -146,7 +150,7 @@ def linspace(start: Any, end: Any, steps: int, dtype: Any = None, device: Any = 
     i = xp.arange(steps, dtype=xp.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     # PyTorch's symmetric formula: the first half counts up from start, the second half down from end.
-    values = xp.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i))
+    values = xp.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i)) if steps > 1 else i + start
     return Tensor._make(xp.astype(values, dtypes.backend_dtype(xp, d)), backend, False, None) \
         .requires_grad_(requires_grad)
 

@@ -7,8 +7,8 @@ from .extrema import amax, amin, argmax, argmin, logsumexp, max, min
 from .losses import cross_entropy, huber_loss, l1_loss, mse_loss
 from .matmul import linear, matmul, mm
 from .norm import batch_norm, layer_norm
-from .logical import (allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, equal, isfinite, isinf, isnan,
-                      logical_and, logical_not, logical_or, logical_xor)
+from .logical import (allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, equal, isclose, isfinite, isinf,
+                      isnan, logical_and, logical_not, logical_or, logical_xor)
 from .reduce import all, any, cumsum, mean, prod, std, sum, var
 from .selection import clamp, clamp_max, clamp_min, maximum, minimum, where
 from .unary import abs, ceil, cos, exp, floor, log, log1p, reciprocal, round, rsqrt, sign, sin, sqrt, square

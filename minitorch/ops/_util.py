@@ -9,8 +9,10 @@ import numpy as np
 from .. import dtypes
 from ..tensor import Tensor
 
-# Raw array dtypes on which `float_tensor (op) float_tensor/Python number` needs no promotion work.
-FLOAT_DTYPES = frozenset(np.dtype(n) for n in ("float16", "float32", "float64"))
+# NumPy's (and CuPy's) floating dtypes, by class: `type(array.dtype) in FLOAT_DTYPES` is the fast test that
+# an operand needs no promotion work (classes hash by identity, so array_api_strict's dtypes are never
+# compared with NumPy's, which it warns about).
+FLOAT_DTYPES = frozenset(type(np.dtype(n)) for n in ("float16", "float32", "float64"))
 _NUMBER = (float, int)
 _NP_BOOL = np.dtype(bool)
 
@@ -24,11 +26,11 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     if isinstance(a, Tensor):
         dt = a.array.dtype
         if isinstance(b, Tensor):
-            if dt == b.array.dtype and dt in FLOAT_DTYPES:
+            if type(dt) in FLOAT_DTYPES and dt == b.array.dtype:
                 return a, b
-        elif type(b) in _NUMBER and dt in FLOAT_DTYPES:
+        elif type(b) in _NUMBER and type(dt) in FLOAT_DTYPES:
             return a, a.backend.xp.asarray(b, dtype=dt)
-    elif isinstance(b, Tensor) and type(a) in _NUMBER and b.array.dtype in FLOAT_DTYPES:
+    elif isinstance(b, Tensor) and type(a) in _NUMBER and type(b.array.dtype) in FLOAT_DTYPES:
         return b.backend.xp.asarray(a, dtype=b.array.dtype), b
     return tuple(promote(a, b)[0])
 
@@ -67,7 +69,15 @@ def logical_result(name: str, a: Any, b: Any) -> Tensor:
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.backend is not b.backend:
         raise RuntimeError(f"expected all tensors on one device, got {a.device} and {b.device}")
     raw = [x.array if isinstance(x, Tensor) else x for x in (a, b)]
-    return Tensor._make(getattr(ref.xp, name)(*raw), ref.backend, False, None)
+    return constant(ref.backend, getattr(ref.xp, name)(*raw))
+
+
+def constant(backend: Any, array: Any) -> Tensor:
+    """A tensor outside the graph around an op's raw result (NumPy's scalars, which ops on 0-d arrays
+    return, become 0-d arrays: a tensor's storage must be writable in place)."""
+    if isinstance(array, np.generic):
+        array = np.asarray(array)
+    return Tensor._make(array, backend, False, None)
 
 
 def is_scalar(x: Any) -> bool:
@@ -88,7 +98,7 @@ def scalar_array(xp: Any, value: Any, dtype: np.dtype) -> Any:
 
 def is_float(t: Tensor) -> bool:
     """Whether a tensor has a floating-point dtype (the check is one set lookup on NumPy and CuPy)."""
-    return t.array.dtype in FLOAT_DTYPES or dtypes.is_floating(t.dtype)
+    return type(t.array.dtype) in FLOAT_DTYPES or dtypes.is_floating(t.dtype)
 
 
 def is_bool(x: Any) -> bool:
@@ -147,8 +157,13 @@ def reduce_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
     return axes
 
 
-def size_tuple(size: tuple) -> tuple[int, ...]:
-    """A shape from PyTorch-style size arguments: zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) alike."""
+def size_tuple(size: tuple, kw: dict | None = None) -> tuple[int, ...]:
+    """A shape from PyTorch-style size arguments: zeros(2, 3), zeros((2, 3)), zeros([2, 3]) and
+    zeros(size=(2, 3)) alike (`kw`: the constructor's other keyword arguments, only size= allowed)."""
+    if kw:
+        if kw.keys() - {"size"}:
+            raise TypeError(f"unexpected keyword arguments {sorted(kw.keys() - {'size'})}")
+        size = (kw["size"],)
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
     for n in shape:
         if isinstance(n, (bool, float)) or not isinstance(n, (int, np.integer)):

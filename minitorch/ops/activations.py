@@ -5,7 +5,7 @@ import math
 
 from .. import dtypes
 from ..autograd import Function
-from ._util import float_input, require_float
+from ._util import float_input, is_float, require_float
 from .special import erf
 
 
@@ -166,6 +166,8 @@ def gelu(x, approximate="none"):
 def softmax(x, dim=-1, dtype=None):
     """e^x / sum(e^x) along dim (x cast to dtype= first, when given)."""
     x = x if dtype is None else x.to(dtype)
+    if x.numel() == 0 and not is_float(x):  # no kernel runs on nothing: PyTorch returns it as it is
+        return x.clone()
     require_float(x, "softmax_lastdim_kernel_impl")
     return Softmax.apply(x, dim=dim)
 
@@ -173,5 +175,7 @@ def softmax(x, dim=-1, dtype=None):
 def log_softmax(x, dim=-1, dtype=None):
     """x - logsumexp(x) along dim (x cast to dtype= first, when given)."""
     x = x if dtype is None else x.to(dtype)
+    if x.numel() == 0 and not is_float(x):
+        return x.clone()
     require_float(x, "log_softmax_lastdim_kernel_impl")
     return LogSoftmax.apply(x, dim=dim)

@@ -55,7 +55,7 @@ def to_device(a, device):
 def _compare(name):
     def compare(a, b):
         from ..tensor import Tensor
-        from ._util import binary_operands
+        from ._util import binary_operands, constant
         if a is None or b is None:  # `t == None` is False, as for any Python object
             if name in ("eq", "ne"):
                 return name == "ne"
@@ -68,7 +68,7 @@ def _compare(name):
         raw_b = b.array if isinstance(b, Tensor) else b
         if name not in ("eq", "ne") and raw_a.dtype == ref.xp.bool:  # the standard orders numbers only
             raw_a, raw_b = ref.xp.astype(raw_a, ref.xp.int8), ref.xp.astype(raw_b, ref.xp.int8)
-        return Tensor._make(getattr(raw_a, f"__{name}__")(raw_b), ref.backend, False, None)
+        return constant(ref.backend, getattr(raw_a, f"__{name}__")(raw_b))
     compare.__name__ = name
     compare.__doc__ = f"Elementwise `{name}` comparison: a bool tensor, no gradient."
     return compare

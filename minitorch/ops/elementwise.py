@@ -11,7 +11,8 @@ import numpy as np
 from .. import dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import FLOAT_DTYPES, binary_operands, bool_operand, is_bool, is_float, is_scalar, logical_result, promote
+from ._util import (FLOAT_DTYPES, binary_operands, bool_operand, constant, is_bool, is_float, is_scalar,
+                    logical_result, promote)
 from .selection import where  # noqa: F401  (re-exported: losses import it from here)
 
 class Add(Function):
@@ -43,12 +44,13 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        da, db = ctx.needs_input_grad
+        ctx.save_for_backward(b if da else None, a if db else None)  # each gradient needs the other factor
         return a * b
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved
+        b, a = ctx.saved
         da, db = ctx.needs_input_grad
         return (grad * b if da else None), (grad * a if db else None)
 
@@ -58,7 +60,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
     @staticmethod
@@ -134,7 +136,7 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b, scalar=None):
         ctx.scalar = scalar  # "divisor" or "dividend" when that side is a Python number
-        if scalar is None:
+        if scalar is None and ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
         return ctx.xp.remainder(a, b)
 
@@ -142,7 +144,7 @@ class Remainder(Function):
     def backward(ctx, grad):
         if ctx.scalar == "dividend":
             raise RuntimeError("derivative for aten::remainder is not implemented")
-        if ctx.scalar == "divisor":
+        if ctx.scalar == "divisor" or not ctx.needs_input_grad[1]:
             return grad, None
         a, b = ctx.saved
         return grad, -grad * ctx.xp.floor_divide(a, b)
@@ -201,7 +203,7 @@ def div(a, b, rounding_mode=None):
     if rounding_mode is not None:
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"'{rounding_mode}'")
-    if isinstance(a, Tensor) and a.array.dtype in FLOAT_DTYPES:
+    if isinstance(a, Tensor) and type(a.array.dtype) in FLOAT_DTYPES:
         a, b = binary_operands(a, b)  # the fast paths
     else:
         (a, b), _ = promote(a, b, float_result=True)
@@ -236,7 +238,7 @@ def _trunc_divide(a, b):
     xp, x, y = ref.xp, *(t.array if isinstance(t, Tensor) else t for t in (a, b))
     q = xp.floor_divide(x, y)  # rounds a non-exact negative quotient one below the truncated one
     low = (xp.remainder(x, y) != 0) & ((x < 0) != (y < 0))
-    return Tensor._make(q + xp.astype(low, q.dtype), ref.backend, False, None)
+    return constant(ref.backend, q + xp.astype(low, q.dtype))
 
 
 def remainder(a, b):

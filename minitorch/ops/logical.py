@@ -5,11 +5,11 @@ from typing import Any
 
 from .. import dtypes
 from ..tensor import Tensor
-from ._util import is_float, promote, require_tensor
+from ._util import constant, is_float, promote, require_tensor
 
 
 def _result(ref: Tensor, array: Any) -> Tensor:
-    return Tensor._make(array, ref.backend, False, None)
+    return constant(ref.backend, array)
 
 
 def _same_device(a: Tensor, b: Tensor, op: str) -> None:
@@ -81,10 +81,10 @@ def _test(name: str, integer_answer: bool):
 isnan, isinf, isfinite = _test("isnan", False), _test("isinf", False), _test("isfinite", True)
 
 
-def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    """Whether |a - b| <= atol + rtol * |b| everywhere (b broadcast to a); the dtypes must match, as in PyTorch."""
-    require_tensor(a, "allclose", "input", 1), require_tensor(b, "allclose")
-    _same_device(a, b, "allclose")
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise |a - b| <= atol + rtol * |b| (equal infinities are close): a bool tensor."""
+    require_tensor(a, "isclose", "input", 1), require_tensor(b, "isclose")
+    _same_device(a, b, "isclose")
     if a.dtype != b.dtype:
         raise RuntimeError(f"{dtypes.scalar_type_name(a.dtype)} did not match {dtypes.scalar_type_name(b.dtype)}")
     xp = a.xp
@@ -94,7 +94,12 @@ def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     close = (x == y) | (xp.abs(x - y) <= atol + rtol * xp.abs(y))
     if equal_nan:
         close = close | (xp.isnan(x) & xp.isnan(y))
-    return bool(xp.all(close))
+    return _result(a, close)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """Whether a and b are close everywhere (isclose, b broadcast to a); the dtypes must match, as in PyTorch."""
+    return bool(a.xp.all(isclose(a, b, rtol, atol, equal_nan).array))
 
 
 def equal(a, b) -> bool:

@@ -92,18 +92,18 @@ def _uniform(source: Backend, shape: tuple[int, ...]) -> Any:
     return source.rand(shape, dtypes.backend_dtype(source.xp, dtypes.float64))
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw) -> Tensor:
     """Uniform samples in [0, 1)."""
     backend, source = _sampler(device, generator)
     d = _float_dtype(dtype, "check_uniform_bounds")
-    return _wrap(source.rand(size_tuple(size), dtypes.backend_dtype(backend.xp, d)), backend, requires_grad)
+    return _wrap(source.rand(size_tuple(size, kw), dtypes.backend_dtype(backend.xp, d)), backend, requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw) -> Tensor:
     """Standard normal samples."""
     backend, source = _sampler(device, generator)
     d = _float_dtype(dtype, "normal_kernel_cpu")
-    return _wrap(source.randn(size_tuple(size), dtypes.backend_dtype(backend.xp, d)), backend, requires_grad)
+    return _wrap(source.randn(size_tuple(size, kw), dtypes.backend_dtype(backend.xp, d)), backend, requires_grad)
 
 
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -152,20 +152,20 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None
 
 def rand_like(t, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Uniform samples with t's shape, dtype and device."""
-    return rand(t.shape, generator=generator, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+    return rand(t.shape, generator=generator, dtype=t.dtype if dtype is None else dtype,
+                device=t.device if device is None else device, requires_grad=requires_grad)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Normal samples with t's shape, dtype and device."""
-    return randn(t.shape, generator=generator, dtype=dtype or t.dtype, device=device or t.device,
-                 requires_grad=requires_grad)
+    return randn(t.shape, generator=generator, dtype=t.dtype if dtype is None else dtype,
+                 device=t.device if device is None else device, requires_grad=requires_grad)
 
 
 def randint_like(t, *bounds, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """randint(low=0, high) with t's shape, dtype and device."""
-    return randint(*bounds, t.shape, generator=generator, dtype=dtype or t.dtype, device=device or t.device,
-                   requires_grad=requires_grad)
+    return randint(*bounds, t.shape, generator=generator, dtype=t.dtype if dtype is None else dtype,
+                   device=t.device if device is None else device, requires_grad=requires_grad)
 
 
 def multinomial(input, num_samples, replacement=False, generator=None) -> Tensor:  # noqa: A002

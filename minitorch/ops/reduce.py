@@ -136,6 +136,8 @@ def _require_float(a: Tensor, message: str) -> None:
 
 def sum(a, dim=None, keepdim=False, dtype=None):  # noqa: A001
     """Sum over `dim` (all dims when None); integer and bool tensors sum into int64."""
+    if dtype is None and is_float(a):  # the common case, first
+        return Sum.apply(a, dim=dim, keepdim=keepdim)
     a = _accumulating(a, dtype)
     if a.dtype == dtypes.bool_:  # only with dtype=bool: "any" is bool's sum
         return any(a, dim, keepdim)
@@ -154,14 +156,15 @@ def mean(a, dim=None, keepdim=False, dtype=None):
 def var(a, dim=None, keepdim=False, unbiased=True, correction=None):
     """Variance over `dim`; unbiased (n - 1) by default, as torch.var."""
     _require_float(a, "std and var only support floating point and complex dtypes")
-    return Var.apply(a, dim=dim, keepdim=keepdim, correction=(1 if unbiased else 0) if correction is None else correction)
+    correction = (1 if unbiased else 0) if correction is None else correction
+    return Var.apply(a, dim=dim, keepdim=keepdim, correction=correction)
 
 
 def std(a, dim=None, keepdim=False, unbiased=True, correction=None):
     """Standard deviation: sqrt of var (its gradient is 0 where it is 0)."""
     _require_float(a, "std and var only support floating point and complex dtypes")
-    return Var.apply(a, dim=dim, keepdim=keepdim, correction=(1 if unbiased else 0) if correction is None else correction,
-                     root=True)
+    correction = (1 if unbiased else 0) if correction is None else correction
+    return Var.apply(a, dim=dim, keepdim=keepdim, correction=correction, root=True)
 
 
 def _single_dim(dim: Any, op: str) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from .. import dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import binary_operands, bool_operand, is_float, logical_result, promote, require_tensor, scalar_array
+from ._util import (binary_operands, bool_operand, constant, is_float, logical_result, promote, require_tensor,
+                    scalar_array)
 
 
 class Maximum(Function):
@@ -131,7 +132,7 @@ def _clamp_bool(a, min, max, arrays):  # noqa: A002
     low, high = (arrays[0].array if min is not None else None), (arrays[-1].array if max is not None else None)
     out = out if low is None else xp.logical_or(out, low)
     out = out if high is None else xp.logical_and(out, high)
-    return Tensor._make(out, a.backend, False, None)
+    return constant(a.backend, out)
 
 
 def clamp_min(a, min):  # noqa: A002
