@@ -20,14 +20,14 @@ from .creation import (Generator, arange, as_tensor, empty, empty_like, eye, fro
                        randperm, tensor, zeros, zeros_like)
 from .device import device
 from .errors import CheckpointError, CheckpointWriteError, DataFileError
-from .dtypes import get_default_dtype, set_default_dtype
+from .dtypes import can_cast, get_default_dtype, promote_types, result_type, set_default_dtype
 from .functions import (abs_, bmm, clamp_, clip_, detach, detach_, dot, exp_, fill_, get_default_device,
                         inference_mode, is_floating_point, is_tensor, lerp, log_, mm, neg_, numel, relu_,
                         set_grad_enabled, sigmoid_, sqrt_, t, tanh_, tile, zero_)
 from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, argsort, bitwise_and, bitwise_not,
                   bitwise_or, bitwise_xor, cat, ceil, chunk, clamp, clamp_max, clamp_min, clone, cos, cumsum, div, eq,
-                  equal, exp, flatten, flip, floor, floor_divide, gather, ge, gt, index_select, isfinite, isinf, isnan,
-                  le, log, log1p, log_softmax, logical_and, logical_not, logical_or, logical_xor, logsumexp, lt,
+                  equal, exp, flatten, flip, floor, floor_divide, gather, ge, gt, index_select, isclose, isfinite, isinf,
+                  isnan, le, log, log1p, log_softmax, logical_and, logical_not, logical_or, logical_xor, logsumexp, lt,
                   masked_fill, matmul, max, maximum, mean, min, minimum, mul, narrow, ne, neg, norm, permute, pow, prod,
                   reciprocal, relu, remainder, reshape, round, rsqrt, sigmoid, sign, sin, softmax, sort, split, sqrt,
                   square, squeeze, stack, std, sub, sum, tanh, topk, transpose, unbind, unsqueeze, var, where)

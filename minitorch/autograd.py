@@ -194,7 +194,8 @@ class Function:
         except (ValueError, TypeError) as exc:
             raise _explain(cls.__name__, raw, exc) from exc
         if isinstance(out, np.generic):  # NumPy reductions return scalars: a tensor needs a (0-d) array
-            out = np.asarray(out)
+            scalar, out = out, np.asarray(out)
+            ctx.saved = tuple(out if s is scalar else s for s in ctx.saved)  # so the saved output is version-checked
         if _state.anomaly:
             _anomaly_in_forward(cls.__name__, out)
             ctx.site = _user_line()

@@ -269,11 +269,11 @@ class Tensor:
     def copy_(self, src: Any) -> "Tensor":
         return inplace.copy_(self, src)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> "Tensor":
-        return inplace.fill_(self, a + (b - a) * self.backend.rand(self.shape, self.array.dtype))
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> "Tensor":
+        return inplace.fill_(self, a + (b - a) * creation.rand_like(self, generator=generator).array)
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
-        return inplace.fill_(self, mean + std * self.backend.randn(self.shape, self.array.dtype))
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> "Tensor":
+        return inplace.fill_(self, mean + std * creation.randn_like(self, generator=generator).array)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         inplace.setitem(self, key, value)
@@ -335,7 +335,9 @@ class Tensor:
     def add(self, other: Any, alpha: Any = 1) -> "Tensor": return ops.add(self, other, alpha=alpha)
     def sub(self, other: Any, alpha: Any = 1) -> "Tensor": return ops.sub(self, other, alpha=alpha)
     def mul(self, other: Any) -> "Tensor": return ops.mul(self, other)
-    def div(self, other: Any) -> "Tensor": return ops.div(self, other)
+    def div(self, other: Any, rounding_mode: Any = None) -> "Tensor": return ops.div(self, other, rounding_mode)
+    def floor_divide(self, other: Any) -> "Tensor": return ops.floor_divide(self, other)
+    def remainder(self, other: Any) -> "Tensor": return ops.remainder(self, other)
     def pow(self, exponent: Any) -> "Tensor": return ops.pow(self, exponent)
     def matmul(self, other: Any) -> "Tensor": return ops.matmul(self, other)
     def mm(self, other: Any) -> "Tensor": return ops.mm(self, other)
@@ -354,9 +356,11 @@ class Tensor:
     def cos(self) -> "Tensor": return ops.cos(self)
     def floor(self) -> "Tensor": return ops.floor(self)
     def ceil(self) -> "Tensor": return ops.ceil(self)
-    def round(self) -> "Tensor": return ops.round(self)
+    def round(self, decimals: int = 0) -> "Tensor": return ops.round(self, decimals)
     def clamp(self, min: Any = None, max: Any = None) -> "Tensor": return ops.clamp(self, min, max)  # noqa: A002
     clip = clamp
+    def clamp_min(self, min: Any) -> "Tensor": return ops.clamp_min(self, min)  # noqa: A002
+    def clamp_max(self, max: Any) -> "Tensor": return ops.clamp_max(self, max)  # noqa: A002
     def maximum(self, other: Any) -> "Tensor": return ops.maximum(self, other)
     def minimum(self, other: Any) -> "Tensor": return ops.minimum(self, other)
     def eq(self, other: Any) -> "Tensor": return ops.eq(self, other)
@@ -376,8 +380,10 @@ class Tensor:
     def bitwise_and(self, other: Any) -> "Tensor": return ops.bitwise_and(self, other)
     def bitwise_or(self, other: Any) -> "Tensor": return ops.bitwise_or(self, other)
     def bitwise_xor(self, other: Any) -> "Tensor": return ops.bitwise_xor(self, other)
-    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-        return ops.allclose(self, other, rtol, atol)
+    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+        return ops.allclose(self, other, rtol, atol, equal_nan)
+    def isclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> "Tensor":
+        return ops.isclose(self, other, rtol, atol, equal_nan)
     def equal(self, other: Any) -> bool: return ops.equal(self, other)
     def where(self, condition: Any, other: Any) -> "Tensor": return ops.where(condition, self, other)
     def masked_fill(self, mask: Any, value: Any) -> "Tensor": return ops.masked_fill(self, mask, value)
@@ -392,7 +398,8 @@ class Tensor:
         return ops.var(self, dim, keepdim, unbiased, correction)
     def std(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True, correction: Any = None) -> "Tensor":
         return ops.std(self, dim, keepdim, unbiased, correction)
-    def prod(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return ops.prod(self, dim, keepdim)
+    def prod(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> "Tensor":
+        return ops.prod(self, dim, keepdim, dtype)
     def max(self, dim: Any = None, keepdim: bool = False) -> Any: return ops.max(self, dim, keepdim)
     def min(self, dim: Any = None, keepdim: bool = False) -> Any: return ops.min(self, dim, keepdim)
     def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return ops.amax(self, dim, keepdim)
@@ -400,8 +407,9 @@ class Tensor:
     def argmax(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return ops.argmax(self, dim, keepdim)
     def argmin(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return ops.argmin(self, dim, keepdim)
     def logsumexp(self, dim: Any, keepdim: bool = False) -> "Tensor": return ops.logsumexp(self, dim, keepdim)
-    def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> "Tensor": return ops.norm(self, p, dim, keepdim)
-    def cumsum(self, dim: int) -> "Tensor": return ops.cumsum(self, dim)
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> "Tensor":
+        return ops.norm(self, p, dim, keepdim, dtype)
+    def cumsum(self, dim: int, dtype: Any = None) -> "Tensor": return ops.cumsum(self, dim, dtype)
     def all(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return ops.all(self, dim, keepdim)
     def any(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return ops.any(self, dim, keepdim)
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
@@ -440,8 +448,8 @@ class Tensor:
     def relu(self) -> "Tensor": return ops.relu(self)
     def sigmoid(self) -> "Tensor": return ops.sigmoid(self)
     def tanh(self) -> "Tensor": return ops.tanh(self)
-    def softmax(self, dim: int = -1) -> "Tensor": return ops.softmax(self, dim)
-    def log_softmax(self, dim: int = -1) -> "Tensor": return ops.log_softmax(self, dim)
+    def softmax(self, dim: int = -1, dtype: Any = None) -> "Tensor": return ops.softmax(self, dim, dtype)
+    def log_softmax(self, dim: int = -1, dtype: Any = None) -> "Tensor": return ops.log_softmax(self, dim, dtype)
 
     # -- conversion ----------------------------------------------------------------------
     def numpy(self) -> np.ndarray:

@@ -6,13 +6,13 @@ from .elementwise import add, div, floor_divide, mul, neg, pow, remainder, sub
 from .extrema import amax, amin, argmax, argmin, logsumexp, max, min
 from .losses import cross_entropy, huber_loss, l1_loss, mse_loss
 from .matmul import linear, matmul, mm
-from .norm import batch_norm, layer_norm
+from .normalization import batch_norm, layer_norm
 from .logical import (allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, equal, isclose, isfinite, isinf,
                       isnan, logical_and, logical_not, logical_or, logical_xor)
 from .reduce import all, any, cumsum, mean, prod, std, sum, var
 from .selection import clamp, clamp_max, clamp_min, maximum, minimum, where
 from .unary import abs, ceil, cos, exp, floor, log, log1p, reciprocal, round, rsqrt, sign, sin, sqrt, square
-from .vector_norm import norm  # the function; the module ops/norm.py (batch_norm, layer_norm) stays importable
+from .vector_norm import norm
 from .indexing import gather, getitem, index_put, index_select, masked_fill, one_hot
 from .shape import (cat, clone, expand, flatten, flip, permute, repeat, reshape, squeeze, stack, transpose, unsqueeze,
                     view)

@@ -8,7 +8,7 @@ from .. import dtypes
 from ..ops import activations as act
 from ..ops.dropout import Dropout as DropoutOp
 from ..ops.matmul import Linear as LinearOp
-from ..ops.norm import BatchNormEval, BatchNormTrain
+from ..ops.normalization import BatchNormEval, BatchNormTrain
 from .base import Layer, _alias, context, on_backend
 
 
