@@ -103,6 +103,9 @@ def copy_(t: Tensor, src: Any) -> Tensor:
     """t <- src, converted to t's device and dtype and broadcast to its shape; differentiable in src."""
     if not isinstance(src, Tensor):
         src = Tensor(src, device=t.device)
+    if src.ndim > t.ndim or any(s not in (1, n) for s, n in zip(src.shape[::-1], t.shape[::-1])):
+        raise RuntimeError(f"output with shape {list(t.shape)} doesn't match the broadcast shape "
+                           f"{list(np.broadcast_shapes(src.shape, t.shape)) if src.ndim <= t.ndim else list(src.shape)}")
     if _recorded(t, (src,)):
         return apply_(t, _overwrite, src)
     _check_leaf(t)
@@ -117,13 +120,19 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
     """t[key] = value: a plain write, or a recorded one (PyTorch's CopySlices) when it must be."""
     from .ops import index_put
     from .ops.indexing import convert_key, fit_value
+    if isinstance(value, np.floating) and not isinstance(value, float):  # np.float64 is a float; np.float32 is not
+        raise TypeError(f"can't assign a numpy.{type(value).__name__} to a {dtypes.type_name(t.dtype)}")
+    if isinstance(value, Tensor) and value.dtype != t.dtype and _has_index_array(key):
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{dtypes.scalar_type_name(t.dtype)} for the destination and "
+                           f"{dtypes.scalar_type_name(value.dtype)} for the source.")
     if _recorded(t, (value,)):
         apply_(t, index_put, key, value)
         return
     _check_leaf(t)
     integer = t.dtype.kind in "iu"
-    if isinstance(value, np.floating) and not isinstance(value, float) and (integer or t.dtype == dtypes.bool_):
-        raise TypeError(f"can't assign a numpy.{type(value).__name__} to a {dtypes.type_name(t.dtype)}")
+    if integer and isinstance(value, float) and not np.iinfo(t.array.dtype).min <= value <= np.iinfo(t.array.dtype).max:
+        raise RuntimeError(f"value cannot be converted to type {t.dtype} without overflow")
     if integer and isinstance(value, int) and not isinstance(value, bool):
         value = int(np.asarray(value).astype(t.array.dtype))  # wraps around as PyTorch does (uint8: -1 -> 255)
     if isinstance(value, Tensor):
@@ -132,6 +141,13 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
         value = value.array if value.array.dtype == t.array.dtype else t.xp.astype(value.array, t.array.dtype)
     key = convert_key(t, key)
     _store(t, key, fit_value(t.backend, t.array, key, value))
+
+
+def _has_index_array(key: Any) -> bool:
+    """Whether an index key holds integer indices (a tensor, array or list: PyTorch's index_put_)."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return any((isinstance(k, (Tensor, np.ndarray)) and k.dtype.kind in "iu") or
+               (isinstance(k, list) and not any(isinstance(e, bool) for e in k)) for k in keys)
 
 
 # -- hooks ---------------------------------------------------------------------------------------

@@ -68,9 +68,12 @@ class Var(Function):
         ctx.shape, ctx.axes, ctx.keepdim, ctx.root = a.shape, reduce_dims(dim, a.ndim), keepdim, root
         ctx.denom = builtins.max(_count(a.shape, ctx.axes) - correction, 0)
         centered = a - xp.mean(a, axis=ctx.axes, keepdims=True)
-        out = xp.sum(centered * centered, axis=ctx.axes, keepdims=keepdim) / ctx.denom
+        # Squares of large float32 deviations overflow: accumulate in float64 and round once, as PyTorch's CPU.
+        wide = xp.astype(centered, xp.float64) if a.dtype in (xp.float32, getattr(xp, "float16", None)) else centered
+        out = xp.sum(wide * wide, axis=ctx.axes, keepdims=keepdim) / ctx.denom
         if root:
             out = xp.sqrt(out)
+        out = xp.astype(out, a.dtype) if out.dtype != a.dtype else out
         # Saved as PyTorch saves them: the input, and std's own result (var's is not needed).
         ctx.save_for_backward(a, centered, out) if root else ctx.save_for_backward(a, centered)
         return out

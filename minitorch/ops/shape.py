@@ -154,7 +154,15 @@ def reshape(a, *shape):
     return Reshape.apply(a, _sizes(shape, "reshape", "shape"))
 
 
-view = reshape
+def view(a, *shape):
+    """reshape that must not copy: PyTorch's error when the strides make a copy necessary (use reshape)."""
+    out = reshape(a, *shape)
+    base = getattr(a.array, "base", None)
+    if out.numel() and hasattr(out.array, "base") and not (out.array.base is a.array or
+                                                           (base is not None and out.array.base is base)):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
+                           "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return out
 
 
 def flatten(a, start_dim=0, end_dim=-1):

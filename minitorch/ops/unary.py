@@ -138,7 +138,11 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved
-        return grad * ctx.xp.sign(a)
+        xp = ctx.xp
+        s = xp.sign(a)
+        if xp.isdtype(a.dtype, "real floating"):
+            s = xp.where(xp.isnan(a), xp.zeros_like(s), s)  # PyTorch's sgn(nan) = 0
+        return grad * s
 
 
 class Step(Function):
@@ -150,7 +154,10 @@ class Step(Function):
         if fn == "round" and decimals:
             scale = 10.0 ** decimals
             return xp.round(a * scale) / scale
-        return getattr(xp, fn)(a)
+        out = getattr(xp, fn)(a)
+        if fn == "sign" and xp.isdtype(a.dtype, "real floating"):
+            out = xp.where(xp.isnan(a), xp.zeros_like(out), out)  # PyTorch: sign(nan) = 0
+        return out
 
     @staticmethod
     def backward(ctx, grad):
