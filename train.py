@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,9 +13,35 @@ import numpy as np
 import minitorch as mt
 from minitorch import nn, optim
 from minitorch.data import DataLoader, FashionMNIST, MNIST, TensorDataset
-from minitorch.training import evaluate, fit, workshop_mlp
+from minitorch.training import GracefulStop, Interrupted, RunError, run_cli, select_device, workshop_mlp
+from minitorch.training import resume
+from minitorch.training.run import Run
 
 DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST}
+# The run's configuration, stored in its checkpoint: key -> (flag, default). lr's default depends on the optimizer.
+CONFIG = {"epochs": ("--epochs", 10), "lr": ("--lr", None), "optimizer": ("--optimizer", "adam"),
+          "momentum": ("--momentum", 0.9), "weight_decay": ("--weight-decay", 0.0),
+          "batch_size": ("--batch-size", 64), "dataset": ("--dataset", "mnist"), "seed": ("--seed", 0),
+          "val_size": ("--val-size", 5000), "max_steps": ("--max-steps", None)}
+FIXED = frozenset({"optimizer", "dataset", "seed", "val_size"})  # they make the run's data and state
+EPILOG = """\
+resuming:
+  --resume DIR continues a run with the configuration saved in its checkpoint (--epochs, --lr,
+  --optimizer, --momentum, --weight-decay, --batch-size, --dataset, --seed, --val-size, --max-steps
+  and --data-dir): no other flag is needed. One of these given again must agree with the saved
+  value; add --override to change --epochs, --lr, --momentum, --weight-decay, --max-steps or
+  (between epochs) --batch-size. --optimizer, --dataset, --seed and --val-size cannot change within
+  a run. --data-dir, --device and --out may differ. A finished run says so and exits.
+
+stopping:
+  Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves checkpoint.npz and prints the command
+  that resumes there (to the same final model as a run never stopped); a second one quits at once,
+  leaving the last checkpoint intact. A NaN/Inf loss stops the run (exit 1) unless --allow-nonfinite.
+
+exit status:
+  0 done (or already finished); 1 the run failed (diverged, no GPU, no data, a corrupt checkpoint,
+  a full disk); 2 usage error; 130 stopped by Ctrl-C; 143 stopped by SIGTERM.
+"""
 
 
 def positive(kind):
@@ -36,86 +61,72 @@ def non_negative_float(text):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--epochs", type=positive(int), default=10)
-    p.add_argument("--batch-size", type=positive(int), default=64)
-    p.add_argument("--lr", type=positive(float), default=None, help="default: 1e-3 for adam, 0.05 for sgd")
-    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    p.add_argument("--momentum", type=non_negative_float, default=0.9, help="for sgd")
-    p.add_argument("--weight-decay", type=non_negative_float, default=0.0)
+    p = argparse.ArgumentParser(description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=positive(int), help="default: 10")
+    p.add_argument("--batch-size", type=positive(int), help="default: 64")
+    p.add_argument("--lr", type=positive(float), help="default: 1e-3 for adam, 0.05 for sgd")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default: adam")
+    p.add_argument("--momentum", type=non_negative_float, help="for sgd (default: 0.9)")
+    p.add_argument("--weight-decay", type=non_negative_float, help="default: 0")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: from MINITORCH_BACKEND)")
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+    p.add_argument("--dataset", choices=sorted(DATASETS), help="default: mnist")
     p.add_argument("--data-dir", default=None, help="default: $MINITORCH_DATA, then ~/.cache/minitorch/datasets")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-size", type=positive(int), default=5000, help="held out of the training set")
-    p.add_argument("--out", default=None, help="default: runs/<dataset>-<time>")
+    p.add_argument("--seed", type=int, help="default: 0")
+    p.add_argument("--val-size", type=positive(int), help="held out of the training set (default: 5000)")
+    p.add_argument("--out", default=None, help="default: runs/<dataset>-<time>; a resumed run: its own folder")
     p.add_argument("--resume", default=None, metavar="PATH", help="a checkpoint.npz (or its run folder)")
-    p.add_argument("--max-steps", type=positive(int), default=None, help="at most this many steps per epoch")
+    p.add_argument("--override", action="store_true", help="with --resume: flags given replace the saved ones")
+    p.add_argument("--max-steps", type=positive(int), help="at most this many steps per epoch")
+    p.add_argument("--allow-nonfinite", action="store_true", help="train on when the loss is NaN/Inf")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--debug", action="store_true", help="tracebacks for errors (or MINITORCH_DEBUG=1)")
     args = p.parse_args(argv)
     if args.device is not None:
         try:
             mt.backends.canonical_device(args.device)
         except ValueError as exc:
             p.error(str(exc))
-    args.lr = args.lr or (1e-3 if args.optimizer == "adam" else 0.05)
     return args
 
 
-def load_data(args):
+def configure(args, saved):
+    """The run's configuration: the flags given, else the resumed run's, else the defaults."""
+    given = {k: getattr(args, k) for k in CONFIG}
+    optimizer = args.optimizer or (saved or {}).get("config", {}).get("optimizer") or "adam"
+    defaults = {k: default for k, (_, default) in CONFIG.items()}
+    defaults["lr"] = 1e-3 if optimizer == "adam" else 0.05
+    if saved is not None and "config" not in saved:  # a checkpoint from before configurations were saved
+        saved["config"] = {k: v for k, v in given.items() if v is not None}
+    return resume.resolve_config(given, defaults, None if saved is None else saved["config"],
+                                 flags={k: flag for k, (flag, _) in CONFIG.items()}, fixed=FIXED,
+                                 epoch_boundary=frozenset({"batch_size"}), override=args.override,
+                                 source=str(saved["path"]) if saved else "",
+                                 mid_epoch=saved is not None and saved["position"] is not None)
+
+
+def load_data(data_dir, config):
     """Train/validation split (seeded) and test set, as whole-array TensorDatasets."""
-    train = DATASETS[args.dataset](root=args.data_dir, train=True)
-    test = DATASETS[args.dataset](root=args.data_dir, train=False)
+    train = DATASETS[config["dataset"]](root=data_dir, train=True)
+    test = DATASETS[config["dataset"]](root=data_dir, train=False)
     x, y = train.arrays(flatten=True)
-    if args.val_size >= len(y):
-        raise SystemExit(f"train.py: --val-size {args.val_size} leaves no training data ({len(y)} samples)")
-    order = np.random.default_rng(args.seed).permutation(len(y))
-    val_idx, train_idx = order[:args.val_size], order[args.val_size:]
+    if config["val_size"] >= len(y):
+        raise RunError(f"--val-size {config['val_size']} leaves no training data ({len(y)} samples)")
+    order = np.random.default_rng(config["seed"]).permutation(len(y))
+    val_idx, train_idx = order[:config["val_size"]], order[config["val_size"]:]
     tx, ty = test.arrays(flatten=True)
     return TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[val_idx], y[val_idx]), TensorDataset(tx, ty)
 
 
-def make_optimizer(args, model):
-    if args.optimizer == "adam":
-        return optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    return optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+def make_optimizer(config, model):
+    if config["optimizer"] == "adam":
+        return optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+    return optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
+                     weight_decay=config["weight_decay"])
 
 
-def write_json(path: Path, data) -> None:
-    """Atomically: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
-
-
-def plot(history, test_accuracy, path: Path) -> None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('no plot: matplotlib is missing; install it with pip install -e ".[plot]"')
-        return
-    epochs = [r["epoch"] for r in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
-    ax_loss.plot(epochs, [r["val_loss"] for r in history], "o-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    ax_acc.plot(epochs, [100 * r["train_accuracy"] for r in history], "o-", label="train")
-    ax_acc.plot(epochs, [100 * r["val_accuracy"] for r in history], "o-", label="validation")
-    ax_acc.axhline(100 * test_accuracy, color="gray", ls="--", label=f"test {100 * test_accuracy:.2f}%")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def progress_bars(args, samples):
+def progress_bars(args, config, samples):
     if args.no_progress:
         return None
     try:
@@ -123,93 +134,62 @@ def progress_bars(args, samples):
     except ImportError:
         print('no progress bar: tqdm is missing; install it with pip install -e ".[train]"')
         return None
-    total = samples if args.max_steps is None else min(samples, args.max_steps * args.batch_size)
-    return lambda epoch: tqdm(total=total, desc=f"epoch {epoch + 1}/{args.epochs}", unit="img", leave=False)
+    steps = config["max_steps"]
+    total = samples if steps is None else min(samples, steps * config["batch_size"])
+    return lambda epoch: tqdm(total=total, desc=f"epoch {epoch + 1}/{config['epochs']}", unit="img", leave=False)
+
+
+def resume_command(args, out):
+    """The command that continues this run: the configuration and data folder come from its checkpoint."""
+    script = os.path.relpath(__file__)
+    backend = os.environ.get("MINITORCH_BACKEND", "").strip()
+    env = "" if args.device or backend.lower() in ("", "numpy") else f"MINITORCH_BACKEND={shlex.quote(backend)} "
+    device = ["--device", args.device] if args.device else []
+    return env + shlex.join(["python", __file__ if script.startswith("..") else script, "--resume", str(out), *device])
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.device:
-        mt.set_default_device(args.device)
-    mt.manual_seed(args.seed)
-    train_set, val_set, test_set = load_data(args)
-    device = mt.default_device()
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, device=device)
-    val_loader = DataLoader(val_set, batch_size=1000, device=device)
-    test_loader = DataLoader(test_set, batch_size=1000, device=device)
+    device = select_device(args.device)  # an unusable backend is reported before any data is read
+    saved = resume.read_checkpoint(args.resume) if args.resume else None
+    config, changed = configure(args, saved)
+    out = Path(args.out or (saved["path"].parent if saved else
+                            f"runs/{config['dataset']}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    if saved and saved["epoch"] >= config["epochs"] and saved["position"] is None and (out / "metrics.json").exists():
+        print(f"{out} is a finished run ({saved['epoch']}/{config['epochs']} epochs; results in "
+              f"{out / 'metrics.json'}): nothing to do (to train longer: --resume {out} --epochs N --override)")
+        return 0
+    data_dir = args.data_dir or (saved or {}).get("data_dir")
+    with GracefulStop() as stop:
+        try:
+            mt.manual_seed(config["seed"])
+            train_set, val_set, test_set = load_data(data_dir, config)
+            train_loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True, device=device)
+            val_loader = DataLoader(val_set, batch_size=1000, device=device)
+            test_loader = DataLoader(test_set, batch_size=1000, device=device)
 
-    model = workshop_mlp()
-    optimizer = make_optimizer(args, model)
-    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    loss_fn = nn.CrossEntropyLoss()
-    history, best, start = [], -1.0, 0
-    if args.resume:
-        history, best, start = restore(args, model, optimizer, scheduler)
-    # A resumed run keeps writing into its own folder unless --out says otherwise.
-    args.out = Path(args.out or (resume_path(args).parent if args.resume
-                                 else f"runs/{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"))
-    args.out.mkdir(parents=True, exist_ok=True)
-    print(f"training {args.dataset} on {device} ({mt.get_backend(device).name}): {len(train_set)} train, "
-          f"{len(val_set)} validation, {len(test_set)} test; writing to {args.out}")
-
-    def on_epoch_end(epoch, record):
-        nonlocal best
-        history.append(record)
-        print(f"epoch {record['epoch']:>2}/{args.epochs}  train loss {record['train_loss']:.4f}  "
-              f"acc {100 * record['train_accuracy']:.2f}%  |  val loss {record['val_loss']:.4f}  "
-              f"acc {100 * record['val_accuracy']:.2f}%  |  {record['samples_per_second']:,.0f} samples/s")
-        if record["val_accuracy"] > best:
-            best = record["val_accuracy"]
-            mt.save(model.state_dict(), args.out / "model.npz")
-        mt.save(checkpoint(model, optimizer, scheduler, history, best, epoch + 1), args.out / "checkpoint.npz")
-
-    fit(model, optimizer, train_loader, val_loader, args.epochs, loss_fn=loss_fn, scheduler=scheduler,
-        start_epoch=start, max_steps=args.max_steps, progress=progress_bars(args, len(train_set)),
-        on_epoch_end=on_epoch_end)
-
-    model.load_state_dict(mt.load(args.out / "model.npz", device=device))
-    test = evaluate(model, test_loader, loss_fn)
-    seconds = [r["seconds"] for r in history]
-    metrics = {"dataset": args.dataset, "epochs": history, "test_loss": test["loss"],
-               "test_accuracy": test["accuracy"], "best_val_accuracy": best,
-               "seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
-               "samples_per_second": float(np.mean([r["samples_per_second"] for r in history])) if history else None,
-               "backend": mt.get_backend(device).name, "device": device,
-               "args": {k: str(v) for k, v in vars(args).items()}}
-    write_json(args.out / "metrics.json", metrics)
-    print(f"test accuracy {100 * test['accuracy']:.2f}% (model of the best validation epoch); "
-          f"{metrics['seconds_per_epoch']:.1f} s/epoch, {metrics['samples_per_second']:,.0f} samples/s")
-    if not args.no_plot and history:
-        plot(history, test["accuracy"], args.out / "curves.png")
-    return 0
-
-
-def checkpoint(model, optimizer, scheduler, history, best, epoch):
-    """Everything a resumed run needs to continue as if never stopped."""
-    backend = mt.get_backend(mt.default_device())
-    rng = {"host": mt.backends.host_rng().bit_generator.state, "device": backend.rng_state()}
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": epoch, "best_val_accuracy": best, "history": json.dumps(history), "rng": json.dumps(rng)}
-
-
-def resume_path(args) -> Path:
-    path = Path(args.resume)
-    return path / "checkpoint.npz" if path.is_dir() else path
-
-
-def restore(args, model, optimizer, scheduler):
-    path = resume_path(args)
-    state = mt.load(path, device=mt.default_device())
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    rng = json.loads(state["rng"])
-    mt.backends.host_rng().bit_generator.state = rng["host"]
-    if rng["device"] is not None:
-        mt.get_backend(mt.default_device()).set_rng_state(rng["device"])
-    print(f"resumed from {path} after epoch {int(state['epoch'])}")
-    return json.loads(state["history"]), float(state["best_val_accuracy"]), int(state["epoch"])
+            model = workshop_mlp()
+            optimizer = make_optimizer(config, model)
+            scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
+            run = Run(out, config, model, optimizer, scheduler, data_dir=data_dir,
+                      resume_command=resume_command(args, out))
+            if saved:
+                run.resume_from(saved, changed, flags={k: flag for k, (flag, _) in CONFIG.items()})
+            print(f"training {config['dataset']} on {device} ({mt.get_backend(device).name}): {len(train_set)} "
+                  f"train, {len(val_set)} validation, {len(test_set)} test; writing to {out}")
+            loss_fn = nn.CrossEntropyLoss()
+            stopped = run.train(train_loader, val_loader, loss_fn, stop, check_finite=not args.allow_nonfinite,
+                                progress=progress_bars(args, config, len(train_set)))
+            if stopped is not None:
+                return stopped
+            run.finish(test_loader, loss_fn, device, plot=not args.no_plot,
+                       args={k: str(v) for k, v in vars(args).items()})
+            return 0
+        except Interrupted as exc:  # a second signal, or one outside training: out at once
+            if (out / "checkpoint.npz").exists():
+                exc.note = f"; {out / 'checkpoint.npz'} is intact; resume with: {resume_command(args, out)}"
+            raise
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, check_backend=False))

@@ -5,10 +5,12 @@ equal those of one big batch (for the mean-reduced loss), exactly as in PyTorch.
 still see micro-batches, so this MLP has none.
 """
 import argparse
+import sys
 
 import minitorch as mt
 from minitorch import nn, optim
 from minitorch.data import DataLoader, MNIST
+from minitorch.training import run_cli
 
 
 def main(argv=None) -> None:
@@ -46,4 +48,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))  # a user's mistake (no data, no GPU): a message, not a traceback

@@ -3,12 +3,13 @@
 Run `python train.py` first and pass its model.npz, or let this script train a small model briefly.
 """
 import argparse
+import sys
 from pathlib import Path
 
 import minitorch as mt
 from minitorch import nn, optim
 from minitorch.data import DataLoader, MNIST
-from minitorch.training import workshop_mlp
+from minitorch.training import run_cli, workshop_mlp
 
 
 def quick_model(data_dir, steps: int):
@@ -53,4 +54,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))  # a user's mistake (no data, a missing --model file): a message, not a traceback

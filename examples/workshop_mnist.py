@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import minitorch
 from minitorch.data import MNIST, DataLoader
+from minitorch.training import run_cli
 from minitorch.workshop import BatchNorm1D, CrossEntropyLoss, Dropout, Linear, Net, ReLU
 
 
@@ -61,4 +63,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))  # a user's mistake (no data, no GPU): a message, not a traceback

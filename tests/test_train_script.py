@@ -1,7 +1,12 @@
-"""train.py: a smoke run on a generated tiny MNIST, bad arguments, resume equivalence, and real MNIST (slow)."""
+"""train.py: a smoke run on a generated tiny MNIST, bad arguments, resume, divergence, user errors, real MNIST (slow).
+
+Signals and kill -9 are in test_train_faults.py."""
 import importlib.util
 import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +14,7 @@ import pytest
 
 import minitorch as mt
 from minitorch.data import write_idx
+from minitorch.training import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,9 +87,10 @@ def test_resume_continues_the_same_run(train_script, tiny_mnist, tmp_path, monke
     args = ["--epochs", "3", "--max-steps", "4", "--batch-size", "16", "--seed", "5", "--no-plot"]
     run(train_script, tiny_mnist, tmp_path / "straight", *args)
 
-    # Interrupt a second, identical run during its second epoch, then resume it.
-    import minitorch.training as training
-    real, calls = training.train_epoch, []
+    # Interrupt a second, identical run during its second epoch (a KeyboardInterrupt from no signal
+    # handler: the default Ctrl-C), then resume it with --resume alone: it remembers its flags.
+    import minitorch.training.loop as loop
+    real, calls = loop.train_epoch, []
 
     def interrupted(*a, **k):
         calls.append(1)
@@ -91,18 +98,161 @@ def test_resume_continues_the_same_run(train_script, tiny_mnist, tmp_path, monke
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(training, "train_epoch", interrupted)
+    monkeypatch.setattr(loop, "train_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run(train_script, tiny_mnist, tmp_path / "resumed", *args)
-    monkeypatch.setattr(training, "train_epoch", real)
+    monkeypatch.setattr(loop, "train_epoch", real)
     assert int(mt.load(tmp_path / "resumed" / "checkpoint.npz")["epoch"]) == 1
-    run(train_script, tiny_mnist, tmp_path / "resumed", *args, "--resume", str(tmp_path / "resumed"))
+    assert train_script.main(["--resume", str(tmp_path / "resumed"), "--no-progress"]) == 0
 
     a = mt.load(tmp_path / "straight" / "checkpoint.npz")
     b = mt.load(tmp_path / "resumed" / "checkpoint.npz")
     for name, tensor in a["model"].items():
         np.testing.assert_array_equal(tensor.numpy(), b["model"][name].numpy(), err_msg=name)
     assert json.loads(a["history"])[-1]["train_loss"] == json.loads(b["history"])[-1]["train_loss"]
+    assert b["config"] == {**a["config"]} and b["config"]["epochs"] == 3 and b["config"]["max_steps"] == 4
+
+
+# -- the command line's errors: exit status and one or two lines, no traceback ----------------------
+@pytest.fixture
+def cli(train_script, capsys, monkeypatch, tmp_path):
+    """train.py as `python train.py` runs it, in this process: cli(*argv) -> (status, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINITORCH_OFFLINE", "1")
+    monkeypatch.delenv("MINITORCH_DEBUG", raising=False)
+
+    def call(*argv):
+        code = run_cli(train_script.main, [*argv], check_backend=False)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return call
+
+
+def quick(data, out, *extra):
+    return ["--data-dir", str(data), "--out", str(out), "--val-size", "100", "--no-progress", "--no-plot",
+            "--batch-size", "16", "--max-steps", "3", *extra]
+
+
+def test_a_diverging_run_stops_at_the_first_nan_step_naming_the_cause(cli, tiny_mnist, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli(*quick(tiny_mnist, out, "--optimizer", "sgd", "--lr", "1e6", "--max-steps", "20"))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in err
+    assert re.search(r"the training loss is (nan|inf|-inf) at step \d+ of epoch 1", lines[0])
+    assert "learning rate is likely too high (--lr 1e+06 with sgd)" in lines[0]
+    assert "no checkpoint was written" in lines[1] and "--allow-nonfinite" in lines[1]
+    assert not (out / "metrics.json").exists() and not (out / "checkpoint.npz").exists()
+
+
+def test_divergence_keeps_the_last_good_checkpoint(cli, tiny_mnist, tmp_path):
+    out = tmp_path / "run"
+    assert cli(*quick(tiny_mnist, out, "--epochs", "1", "--optimizer", "sgd"))[0] == 0
+    before = (out / "checkpoint.npz").read_bytes()
+    code, _, err = cli("--resume", str(out), "--override", "--epochs", "2", "--lr", "1e6", "--max-steps", "20")
+    assert code == 1 and f"the last good checkpoint, {out / 'checkpoint.npz'}" in err, err
+    assert (out / "checkpoint.npz").read_bytes() == before
+
+
+def test_a_nan_input_pixel_is_named_as_the_cause(cli, train_script, tiny_mnist, tmp_path, monkeypatch):
+    real = train_script.load_data
+
+    def poisoned(*a):
+        train, val, test = real(*a)
+        train.tensors[0][7, 300] = np.nan
+        return train, val, test
+
+    monkeypatch.setattr(train_script, "load_data", poisoned)
+    code, _, err = cli(*quick(tiny_mnist, tmp_path / "run", "--max-steps", "40"))
+    assert code == 1
+    assert re.search(r"the training loss is nan at step \d+ of epoch 1", err)
+    assert "the training data hold 1 NaN/Inf values: clean the input" in err
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow warnings: the user let it diverge
+def test_allow_nonfinite_trains_on_and_writes_strict_json(cli, tiny_mnist, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli(*quick(tiny_mnist, out, "--optimizer", "sgd", "--lr", "1e6", "--max-steps", "20",
+                              "--epochs", "2", "--allow-nonfinite"))
+    assert code == 0, err
+
+    def refuse(constant):
+        raise AssertionError(f"metrics.json holds {constant}, which is not JSON")
+
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=refuse)
+    assert metrics["epochs"][-1]["train_loss"] is None
+
+
+def test_resume_remembers_and_a_finished_run_says_so(cli, tiny_mnist, tmp_path):
+    out = tmp_path / "run"
+    assert cli(*quick(tiny_mnist, out, "--epochs", "2", "--optimizer", "sgd", "--seed", "4"))[0] == 0
+    stamp = (out / "checkpoint.npz").stat().st_mtime_ns
+    code, printed, _ = cli("--resume", str(out))
+    assert code == 0 and "is a finished run (2/2 epochs" in printed and printed.count("\n") == 1
+    assert (out / "checkpoint.npz").stat().st_mtime_ns == stamp  # nothing trained, nothing written
+
+    code, _, err = cli("--resume", str(out), "--epochs", "3")
+    assert code == 2 and "--epochs 3 differs from the run being resumed (--epochs 2 in" in err
+    assert "add --override" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("--resume", str(out), "--seed", "9", "--override")
+    assert code == 2 and "--seed cannot change within a run" in err
+    code, _, err = cli("--resume", str(out), "--epochs", "2", "--optimizer", "sgd")  # the same values: fine
+    assert code == 0, err
+
+    code, printed, err = cli("--resume", str(out), "--epochs", "3", "--override", "--lr", "0.01")
+    assert code == 0, err
+    assert "changed: --epochs 3, --lr 0.01" in printed and "epoch  3/3" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [r["epoch"] for r in metrics["epochs"]] == [1, 2, 3] and metrics["config"]["lr"] == 0.01
+    assert metrics["config"]["optimizer"] == "sgd" and metrics["config"]["seed"] == 4
+
+
+def test_batch_size_changes_only_between_epochs(cli, tiny_mnist, tmp_path):
+    out = tmp_path / "run"
+    state = {"model": {}, "optimizer": {}, "scheduler": {}, "epoch": 0, "best_val_accuracy": -1.0,
+             "history": "[]", "rng": "{}", "config": {"batch_size": 16},
+             "position": {"step": 2, "generator": None, "generator_now": None}}
+    out.mkdir()
+    mt.save(state, out / "checkpoint.npz")
+    code, _, err = cli("--resume", str(out), "--batch-size", "32", "--override", "--data-dir", str(tiny_mnist))
+    assert code == 2 and "--batch-size can change only between epochs" in err
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    (["--device", "cuda"], 1, "device 'cuda' cannot be used here"),
+    (["--resume", "nowhere"], 2, "--resume nowhere: does not exist"),
+    (["--data-dir", "empty"], 1, "MNIST training files not found"),
+])
+def test_user_mistakes_are_one_message_and_an_exit_status(cli, tmp_path, monkeypatch, argv, code, words):
+    if argv[:2] == ["--device", "cuda"] and mt.backends.is_available("cupy"):
+        pytest.skip("this machine has a GPU")
+    monkeypatch.delenv("MINITORCH_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "empty").mkdir()
+    got, _, err = cli(*argv, "--no-progress")
+    assert got == code and words in err and "Traceback" not in err, err
+
+
+def test_a_corrupt_checkpoint_is_a_runtime_error_and_debug_shows_the_traceback(cli, tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip file")
+    code, _, err = cli("--resume", str(tmp_path / "bad.npz"))
+    assert code == 1 and "cannot load" in err and "bad.npz" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 2  # the error, and how to see the traceback
+    code, _, err = cli("--resume", str(tmp_path / "bad.npz"), "--debug")
+    assert code == 1 and "Traceback" in err
+
+
+@pytest.mark.parametrize("backend, code, words", [("cupy", 1, "MINITORCH_BACKEND=cupy cannot be used here"),
+                                                  ("tpu", 2, "MINITORCH_BACKEND='tpu' is not a backend")])
+def test_the_backend_is_checked_before_any_data_is_read(tmp_path, backend, code, words):
+    if backend == "cupy" and mt.backends.is_available("cupy"):
+        pytest.skip("this machine has a GPU")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MINITORCH_")},
+           "MINITORCH_BACKEND": backend, "MINITORCH_OFFLINE": "1", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--data-dir", str(tmp_path / "none")],
+                          env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == code and words in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "not found" not in done.stderr  # no data was looked for
 
 
 def _real_mnist():

@@ -1,0 +1,16 @@
+"""Training as library code, behind train.py and the examples.
+
+    loop.py    train_epoch, evaluate, fit, workshop_mlp; mid-epoch stops (Position) and divergence checks
+    stop.py    GracefulStop: SIGINT/SIGTERM end a run after the current step
+    resume.py  a run's checkpoint (configuration, RNGs, position) and resuming from it
+    report.py  metrics.json (strict JSON) and the plot, written atomically
+    cli.py     scripts' errors as one or two lines and an exit status (run_cli)
+"""
+from .cli import RunError, UsageError, run_cli, select_device
+from .loop import (Diverged, Position, TrainingStopped, evaluate, fit, parameters_finite, train_epoch,
+                   workshop_mlp)
+from .stop import GracefulStop, Interrupted
+
+__all__ = ["workshop_mlp", "train_epoch", "evaluate", "fit", "Position", "TrainingStopped", "Diverged",
+           "parameters_finite", "GracefulStop", "Interrupted", "UsageError", "RunError", "run_cli",
+           "select_device"]
