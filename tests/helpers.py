@@ -18,3 +18,22 @@ def away_from_zero(device: str, shape, seed: int = 0) -> mt.Tensor:
     rng = np.random.default_rng(seed + 31 * sum(shape))
     v = rng.uniform(0.2, 1.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
     return mt.tensor(v, device=device, requires_grad=True)
+
+
+def real_mnist_root() -> str:
+    """The folder holding mnist/ where the library looks without a root ($MINITORCH_DATA, then the cache
+    README's first command fills); skips the calling test with a reason naming those places."""
+    import pytest
+
+    from minitorch.data import DatasetNotFoundError
+    from minitorch.data.download import locate
+    from minitorch.data.sources import MNIST_SPEC, search_dirs
+    try:
+        folders = {locate(MNIST_SPEC, train, download=False)[0].parent for train in (True, False)}
+    except DatasetNotFoundError:
+        places = ", ".join(str(d) for d in search_dirs(MNIST_SPEC))
+        pytest.skip(f"real MNIST not found; looked in {places} (set MINITORCH_DATA, or run README's first "
+                    "command once: it downloads MNIST into ~/.cache/minitorch/datasets)")
+    if len(folders) != 1:
+        pytest.skip(f"the MNIST train and test files lie in different folders: {sorted(map(str, folders))}")
+    return str(folders.pop().parent)

@@ -1,7 +1,6 @@
 """The examples a newcomer copies from still run (on real MNIST; skipped without it), and a user's mistake
 (no data, a missing file, no GPU) gives a message and exit status 1, not a traceback."""
 import ast
-import os
 import runpy
 import sys
 from pathlib import Path
@@ -13,10 +12,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.fixture
 def mnist_root():
-    root = os.environ.get("MINITORCH_DATA")
-    if not root or not (Path(root) / "mnist").is_dir():
-        pytest.skip("real MNIST not found: set MINITORCH_DATA to a folder holding mnist/ (CI does)")
-    return root
+    from helpers import real_mnist_root
+    return real_mnist_root()
 
 
 def run_example(name, argv, monkeypatch) -> int:

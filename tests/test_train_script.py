@@ -256,10 +256,8 @@ def test_the_backend_is_checked_before_any_data_is_read(tmp_path, backend, code,
 
 
 def _real_mnist():
-    root = os.environ.get("MINITORCH_DATA")
-    if not root or not (Path(root) / "mnist").is_dir():
-        pytest.skip("real MNIST not found: set MINITORCH_DATA to a folder holding mnist/ (CI does)")
-    return root
+    from helpers import real_mnist_root
+    return real_mnist_root()
 
 
 @pytest.mark.slow
