@@ -107,23 +107,6 @@ class IndexSelect(Function):
         return da, None
 
 
-class MaskedFill(Function):
-    """a with `value` where mask is True: a's gradient passes where mask is False, value's is the rest's sum."""
-
-    @staticmethod
-    def forward(ctx, a, mask, value):
-        ctx.save_for_backward(mask)
-        return ctx.xp.where(mask, value, a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (mask,) = ctx.saved
-        xp = ctx.xp
-        zero = xp.zeros_like(grad)
-        dvalue = xp.sum(xp.where(mask, grad, zero)) if ctx.needs_input_grad[2] else None
-        return xp.where(mask, zero, grad), None, dvalue
-
-
 def _has_array(key: Any) -> bool:
     keys = key if isinstance(key, tuple) else (key,)
     return any(hasattr(k, "dtype") for k in keys)
@@ -287,7 +270,8 @@ def masked_fill(a, mask, value):
         value = cast(to_device(value, a.device), a.dtype)
     else:
         value = a.xp.asarray(_as_python(value, a.dtype), dtype=a.array.dtype)
-    return MaskedFill.apply(a, mask, value)
+    from .selection import Where
+    return Where.apply(mask.array, value, a)  # value where the mask holds, a elsewhere; value's gradient is summed
 
 
 def _as_python(value: Any, dtype: Any) -> Any:
