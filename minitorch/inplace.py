@@ -70,8 +70,10 @@ def _write(t: Tensor, out: Tensor) -> None:
 
 def _store(t: Tensor, key: Any, value: Any) -> None:
     """t.array[key] = value and a version bump; a read-only view (expand) is PyTorch's error, not NumPy's."""
+    if isinstance(value, (bool, int, float)):  # a Python scalar as t's kind: array_api_strict mixes none
+        value = bool(value) if t.dtype == dtypes.bool_ else float(value) if dtypes.is_floating(t.dtype) else int(value)
     try:
-        t.array[key] = value
+        t.backend.index_put(t.array, key, value)
     except ValueError as exc:
         if "read-only" in str(exc):
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
@@ -131,10 +133,10 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
         return
     _check_leaf(t)
     integer = t.dtype.kind in "iu"
-    if integer and isinstance(value, float) and not np.iinfo(t.array.dtype).min <= value <= np.iinfo(t.array.dtype).max:
+    if integer and isinstance(value, float) and not np.iinfo(t.dtype).min <= value <= np.iinfo(t.dtype).max:
         raise RuntimeError(f"value cannot be converted to type {t.dtype} without overflow")
     if integer and isinstance(value, int) and not isinstance(value, bool):
-        value = int(np.asarray(value).astype(t.array.dtype))  # wraps around as PyTorch does (uint8: -1 -> 255)
+        value = int(np.asarray(value).astype(t.dtype))  # wraps around as PyTorch does (uint8: -1 -> 255)
     if isinstance(value, Tensor):
         if value.backend is not t.backend:
             raise RuntimeError(f"setitem: value on {value.device} cannot be written into a tensor on {t.device}")

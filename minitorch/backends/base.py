@@ -85,6 +85,10 @@ class Backend:
         """`target[key] += values` in place, accumulating repeated indices (a scatter-add)."""
         np.add.at(target, key, values)
 
+    def index_put(self, target: Any, key: Any, values: Any) -> None:
+        """`target[key] = values` in place, for any NumPy-style key (integer arrays included)."""
+        target[key] = values
+
     # -- sorting -----------------------------------------------------------------------------
     def argsort(self, array: Any, axis: int = -1, descending: bool = False) -> Any:
         """Indices that sort `array` along `axis`: stable (ties keep their order) and NaN as the largest

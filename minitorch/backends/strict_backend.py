@@ -49,6 +49,14 @@ class StrictBackend(Backend):
         np.add.at(host, _to_numpy_key(key), np.asarray(values))
         target[...] = self.xp.asarray(host)
 
+    def index_put(self, target: Any, key: Any, values: Any) -> None:
+        if not _has_array(key):
+            target[key] = values
+            return
+        host = np.asarray(target).copy()
+        host[_to_numpy_key(key)] = np.asarray(values) if hasattr(values, "__array_namespace__") else values
+        target[...] = self.xp.asarray(host)
+
     @staticmethod
     def is_available() -> bool:
         """True when `array_api_strict` imports."""

@@ -47,14 +47,14 @@ class IndexPut(Function):
         out = ctx.xp.asarray(a, copy=True)
         v = fit_value(ctx.backend, out, key, v)
         ctx.fitted_shape = tuple(getattr(v, "shape", ()))
-        out[key] = v
+        ctx.backend.index_put(out, key, v)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
         da = xp.asarray(grad, copy=True)
-        da[ctx.key] = 0
+        ctx.backend.index_put(da, ctx.key, 0)
         dv = unbroadcast(ctx.backend.index(grad, ctx.key), ctx.fitted_shape)
         return da, None, xp.reshape(dv, ctx.v_shape)
 
