@@ -20,8 +20,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CheckpointError, CheckpointWriteError
+from .files import atomic_write, sync_folder
 from .npz import ARRAY_KINDS, NpzArchive, npy_header
 from .tensor import Tensor
 
@@ -92,26 +91,14 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     arrays: dict[str, np.ndarray] = {}
     manifest = {"format": FORMAT, "version": VERSION, "root": _encode(obj, arrays, {}, "obj", 0)}
     arrays[MANIFEST] = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
-    _remove_stale_temps(path)
-    # Write beside the target and rename: a crash mid-write leaves the old checkpoint untouched,
-    # and os.replace is atomic within one filesystem. The pid in the name lets a later save tell
-    # a temp file whose writer died from one still being written.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "xb") as f:  # "x": never clobber; plain open (not mkstemp) honours the umask
-            np.savez(f, allow_pickle=False, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass  # never created, or cannot be removed now: the next save removes it
-        if isinstance(exc, OSError):
-            raise _write_error(path, exc, "the file that was there is unchanged") from exc
-        raise
-    _sync_folder(path)
+        atomic_write(path, lambda f: np.savez(f, allow_pickle=False, **arrays))
+    except OSError as exc:
+        raise _write_error(path, exc, "the file that was there is unchanged") from exc
+    try:
+        sync_folder(path)
+    except OSError as exc:
+        raise _write_error(path, exc, "the new file is in place but may not survive a power loss") from exc
 
 
 def _write_error(path: Path, exc: OSError, consequence: str) -> CheckpointWriteError:
@@ -121,54 +108,6 @@ def _write_error(path: Path, exc: OSError, consequence: str) -> CheckpointWriteE
     return err
 
 
-def _sync_folder(path: Path) -> None:
-    """fsync the folder, so that the rename itself survives a power loss."""
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return  # a platform whose folders cannot be opened (Windows, where NTFS journals the rename)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):  # file systems without folder fsync
-            raise _write_error(path, exc, "the new file is in place but may not survive a power loss") from exc
-    finally:
-        os.close(fd)
-
-
-_TEMP_ID = re.compile(r"(?:(\d+)-[0-9a-f]{8}|[0-9a-f]{12})")  # "<pid>-<random>", or an older "<random>"
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Delete `.<name>.*.tmp` files beside `path` left by writers that died (kill -9, power loss)."""
-    prefix = f".{path.name}."
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return  # the save itself reports a missing or unreadable folder
-    for name in names:
-        match = _TEMP_ID.fullmatch(name[len(prefix):-4]) if name.startswith(prefix) and name.endswith(".tmp") else None
-        if match is None or (match.group(1) is not None and _alive(int(match.group(1)))):
-            continue  # not one of ours, or its writer may still be writing it
-        try:
-            os.unlink(path.parent / name)
-        except OSError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid() or os.name != "posix":  # (on Windows, os.kill(pid, 0) would kill the process)
-        return True
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except OSError:  # EPERM: alive, owned by another user
-        return True
-    return True
-
-
-# -- load ---------------------------------------------------------------------------------------
 def load(path: str | os.PathLike, device: Any = None) -> Any:
     """Read a checkpoint written by save() (or a plain .npz of numeric arrays); tensors go to `device`."""
     from .backends import get_backend

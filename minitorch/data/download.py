@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from ..files import atomic_write, sync_folder
 from .idx import DataFileError
 from .sources import (DatasetNotFoundError, DatasetSpec, FileSpec, download_dir, find_file,
                       offline, search_dirs)
@@ -79,27 +80,11 @@ def _verify(path: Path, spec: FileSpec, origin: str) -> None:
 
 
 def _atomic_write(dest: Path, write: Callable[[BinaryIO], None], check: Callable[[Path], None]) -> None:
-    """Write to a temp file beside `dest`, check it, then os.replace: `dest` is never partial."""
+    """Write to a temp file beside `dest`, check it, then rename: `dest` is never partial (minitorch.files)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        check(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared data folder from other users
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # the rename survives a power loss (a folder may refuse fsync)
-        folder = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    atomic_write(dest, write, check)
+    with contextlib.suppress(OSError):  # a data file that is not durable is downloaded again: no error
+        sync_folder(dest)
 
 
 def from_mirrors(spec: DatasetSpec, files: list[FileSpec], dest: Path, errors: list[str]) -> bool:

@@ -3,62 +3,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
-import uuid
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import Any
 
-_TEMP = re.compile(r"(\d+)-[0-9a-f]{8}")
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Call write(f) on a temp file beside `path`, then rename it over `path`: a reader (or a crash) never
-    sees half a file. The temp file is removed on any error; ones left by killed writers, at the next write."""
-    path = Path(path)
-    _remove_stale(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _remove_stale(path: Path) -> None:
-    prefix = f".{path.name}."
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return
-    for name in names:
-        match = _TEMP.fullmatch(name[len(prefix):-4]) if name.startswith(prefix) and name.endswith(".tmp") else None
-        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
-            continue
-        try:
-            os.unlink(path.parent / name)
-        except OSError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except OSError:
-        return True
-    return True
-
+from ..files import atomic_write, sync_folder
 
 def finite_or_none(obj: Any) -> Any:
     """obj with every NaN/Inf float replaced by None, so that it is valid JSON (which has no NaN)."""
@@ -75,6 +23,7 @@ def write_json(path: Path, data: Any) -> None:
     """Strict JSON (a non-finite number becomes null), written atomically."""
     text = json.dumps(finite_or_none(data), indent=2, allow_nan=False)
     atomic_write(path, lambda f: f.write(text.encode()))
+    sync_folder(path)
 
 
 def plot(history: list[dict], test_accuracy: float, path: Path) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import minitorch as mt
-from minitorch import serialization
+from minitorch import files
 from minitorch.errors import CheckpointError, CheckpointWriteError
 
 OLD = {"epoch": 1, "w": mt.tensor(np.arange(5000, dtype=np.float32)), "s": "old"}
@@ -95,7 +95,7 @@ def _count_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int,
         seen.append(FaultyFile(open(path, mode)))
         return seen[-1]
 
-    monkeypatch.setattr(serialization, "open", opener, raising=False)
+    monkeypatch.setattr(files, "open", opener, raising=False)
     mt.save(NEW, tmp_path / "count.npz")
     monkeypatch.undo()
     os.unlink(tmp_path / "count.npz")
@@ -121,7 +121,7 @@ def _probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: Callable[[pyt
 
 
 def _faulty_open(**kw: Any) -> Callable[[pytest.MonkeyPatch], None]:
-    return lambda m: m.setattr(serialization, "open", lambda p, mode: FaultyFile(open(p, mode), **kw), raising=False)
+    return lambda m: m.setattr(files, "open", lambda p, mode: FaultyFile(open(p, mode), **kw), raising=False)
 
 
 def test_full_disk_at_every_write_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tally) -> None:
@@ -149,7 +149,7 @@ def test_failing_flush_close_fsync_replace_create(tmp_path: Path, monkeypatch: p
         raise OSError(error, os.strerror(error))
 
     faults = {
-        "create": lambda m: m.setattr(serialization, "open", fail, raising=False),
+        "create": lambda m: m.setattr(files, "open", fail, raising=False),
         "flush": _faulty_open(on="flush", error=error),
         "close": _faulty_open(on="close", error=error),
         "fsync": lambda m: m.setattr(os, "fsync", fail),
