@@ -1,4 +1,4 @@
-"""Gradient utilities: clip_grad_norm_."""
+"""Gradient utilities: clip_grad_norm_, clip_grad_value_."""
 from __future__ import annotations
 
 import math
@@ -38,6 +38,20 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         c = coef if g.backend is backend else g.backend.from_host(backend.to_host(coef))
         g.array = g.array * _cast_like(c, g.array)
     return Tensor._make(xp.astype(total, grads[0].array.dtype), backend, False, None)
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    """Clamp every gradient elementwise into [-clip_value, clip_value] (NaN stays NaN, as in PyTorch)."""
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    c = float(clip_value)
+    for p in params:
+        if p.grad is None:
+            continue
+        xp = p.grad.xp
+        # clamp_min then clamp_max, PyTorch's order: a negative clip_value leaves every entry at clip_value.
+        g = p.grad.array
+        g = xp.where(g < -c, xp.asarray(-c, dtype=g.dtype), g)
+        p.grad.array = xp.where(g > c, xp.asarray(c, dtype=g.dtype), g)
 
 
 def _cast_like(c: Any, like: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Adam (coupled L2 weight decay) and AdamW (decoupled weight decay)."""
+"""Adam (coupled L2 weight decay) and AdamW (decoupled weight decay), with AMSGrad and maximize."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -13,8 +13,10 @@ class Adam(Optimizer):
     decoupled = False  # AdamW flips this: decay shrinks p directly instead of entering the gradient
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
 
     def validate(self, group: dict[str, Any]) -> None:
         super().validate(group)
@@ -29,7 +31,8 @@ class Adam(Optimizer):
     def update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         beta1, beta2 = group["betas"]
         hyper = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                     weight_decay=group["weight_decay"], decoupled=self.decoupled)
+                     weight_decay=group["weight_decay"], decoupled=self.decoupled, amsgrad=group["amsgrad"],
+                     maximize=group["maximize"])
         # Bias correction depends on each parameter's own step count (a parameter without a grad in
         # some step falls behind), so parameters are batched by step.
         by_step: dict[int, list[Tensor]] = {}
@@ -40,7 +43,8 @@ class Adam(Optimizer):
         for step, ps in by_step.items():
             ms = [state_tensor(self.state[p], "exp_avg", p) for p in ps]
             vs = [state_tensor(self.state[p], "exp_avg_sq", p) for p in ps]
-            multi_tensor_step("adam_step", ps, ms, vs, step=step, **hyper)
+            maxes = [state_tensor(self.state[p], "max_exp_avg_sq", p) for p in ps] if group["amsgrad"] else None
+            multi_tensor_step("adam_step", ps, ms, vs, maxes, step=step, **hyper)
 
 
 class AdamW(Adam):
@@ -49,5 +53,6 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

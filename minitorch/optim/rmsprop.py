@@ -1,4 +1,4 @@
-"""RMSprop: divide the gradient by a running root-mean-square, optionally centred and with momentum."""
+"""RMSprop: divide the gradient by a running root-mean-square, optionally centred, with momentum, maximizing."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -11,9 +11,10 @@ class RMSprop(Optimizer):
     """s = a s + (1 - a) g^2; p -= lr g / (sqrt(s - mean(g)^2 if centered else s) + eps), with optional momentum."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
+                                      centered=centered, maximize=maximize))
 
     def validate(self, group: dict[str, Any]) -> None:
         super().validate(group)
@@ -30,4 +31,4 @@ class RMSprop(Optimizer):
         bufs = [state_tensor(self.state[p], "momentum_buffer", p) for p in params] if group["momentum"] else None
         multi_tensor_step("rmsprop_step", params, squares, grad_avgs, bufs, lr=group["lr"], alpha=group["alpha"],
                           eps=group["eps"], weight_decay=group["weight_decay"], momentum=group["momentum"],
-                          centered=group["centered"])
+                          centered=group["centered"], maximize=group["maximize"])

@@ -1,4 +1,4 @@
-"""SGD with momentum, Nesterov momentum and (coupled, L2) weight decay."""
+"""SGD with momentum (and dampening), Nesterov momentum, (coupled, L2) weight decay and maximize."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -8,21 +8,32 @@ from .optimizer import Optimizer, check_range, multi_tensor_step, state_tensor
 
 
 class SGD(Optimizer):
-    """p -= lr * d, where d = g + wd p, or with momentum b = mu b + d and d = b (nesterov: d + mu b)."""
+    """p -= lr * d, where d = g + wd p, or with momentum b = mu b + (1 - dampening) d and d = b (nesterov: d + mu b)."""
 
-    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize))
 
     def validate(self, group: dict[str, Any]) -> None:
         super().validate(group)
         check_range("momentum value", group["momentum"])
         check_range("weight_decay value", group["weight_decay"])
-        if group["nesterov"] and group["momentum"] <= 0:
-            raise ValueError("Nesterov momentum requires a momentum > 0")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"Nesterov momentum requires a momentum and zero dampening (got momentum "
+                             f"{group['momentum']}, dampening {group['dampening']})")
 
     def update(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        lr, mu, wd, nesterov = group["lr"], group["momentum"], group["weight_decay"], group["nesterov"]
-        # Buffers start at zero, so the first step sets b = d, exactly as PyTorch's clone-on-first-step.
-        bufs = [state_tensor(self.state[p], "momentum_buffer", p) for p in params] if mu else None
-        multi_tensor_step("sgd_step", params, bufs, lr=lr, momentum=mu, weight_decay=wd, nesterov=nesterov)
+        hyper = dict(lr=group["lr"], momentum=group["momentum"], weight_decay=group["weight_decay"],
+                     nesterov=group["nesterov"], maximize=group["maximize"])
+        if not group["momentum"]:
+            multi_tensor_step("sgd_step", params, None, dampening=0.0, **hyper)
+            return
+        # PyTorch's first step clones the gradient into the buffer, undamped; a zero buffer run with
+        # dampening 0 gives exactly that (b = mu * 0 + d), so new buffers take one call, the others another.
+        fresh = [p for p in params if "momentum_buffer" not in self.state[p]]
+        seen = [p for p in params if "momentum_buffer" in self.state[p]]
+        for batch, dampening in ((fresh, 0.0), (seen, group["dampening"])):
+            if batch:
+                bufs = [state_tensor(self.state[p], "momentum_buffer", p) for p in batch]
+                multi_tensor_step("sgd_step", batch, bufs, dampening=dampening, **hyper)

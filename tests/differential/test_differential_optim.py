@@ -33,11 +33,23 @@ CONFIGS = {
     "RMSprop-centered": ("RMSprop", dict(lr=0.01, alpha=0.9, centered=True), dict(eps=1e-4)),
     "RMSprop-momentum": ("RMSprop", dict(lr=0.01, momentum=0.9), dict(momentum=0.0)),
     "RMSprop-all": ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.01), dict(alpha=0.5)),
+    "RMSprop-maximize": ("RMSprop", dict(lr=0.01, maximize=True), dict(maximize=False)),
+    "SGD-dampening": ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3), dict(dampening=0.0)),
+    "SGD-nesterov-maximize": ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, maximize=True), dict(lr=0.02)),
+    "Adam-amsgrad": ("Adam", dict(lr=0.01, amsgrad=True), dict(amsgrad=False, betas=(0.5, 0.6))),
+    "AdamW-amsgrad-maximize": ("AdamW", dict(lr=0.01, amsgrad=True, maximize=True), dict(weight_decay=0.3)),
+    "Adagrad": ("Adagrad", dict(lr=0.1), dict(lr=0.05)),
+    "Adagrad-all": ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1),
+                    dict(eps=1e-6, maximize=True)),
+    "Adadelta": ("Adadelta", dict(), dict(lr=0.5)),
+    "Adadelta-all": ("Adadelta", dict(lr=0.8, rho=0.8, weight_decay=0.05), dict(rho=0.95, maximize=True)),
 }
 SCHEDULERS = {
     "none": None,
     "StepLR": ("StepLR", dict(step_size=3, gamma=0.5)),
     "CosineAnnealingLR": ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001)),
+    "MultiStepLR": ("MultiStepLR", dict(milestones=[3, 7, 7], gamma=0.5)),
+    "OneCycleLR": ("OneCycleLR", dict(max_lr=0.05, total_steps=STEPS)),
 }
 
 
@@ -98,7 +110,7 @@ def test_optimizer_trajectory(config: str, sched: str, fused: str, dtype: str, m
             np.testing.assert_allclose(a, b, **TOL[dtype], err_msg=f"{config}: {name} after step {step}")
 
 
-@pytest.mark.parametrize("sched", ["StepLR", "CosineAnnealingLR"])
+@pytest.mark.parametrize("sched", ["StepLR", "CosineAnnealingLR", "MultiStepLR"])
 def test_scheduler_lrs_without_training(sched: str) -> None:
     """The lr sequence alone, for 40 epochs (past CosineAnnealingLR's T_max), with two groups."""
     lrs = {}
