@@ -284,11 +284,15 @@ def _as_python(value: Any, dtype: Any) -> Any:
 def one_hot(tensor, num_classes=-1):
     """int64 rows with a 1 at each class index: shape tensor.shape + (num_classes,), as F.one_hot."""
     from ..tensor import Tensor
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"one_hot(): argument 'num_classes' (position 2) must be int, not "
+                        f"{type(num_classes).__name__}")
+    num_classes = int(num_classes)
     if tensor.dtype != dtypes.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     xp = tensor.xp
     if tensor.numel() == 0:
-        if num_classes == -1:
+        if num_classes <= 0:  # PyTorch refuses 0 and negative counts here too, with this message
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
     else:
         low, high = int(xp.min(tensor.array)), int(xp.max(tensor.array))

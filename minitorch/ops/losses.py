@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import dtypes, kernels
 from ..autograd import Function
 from ._util import binary_operands
+from .nll import weighted_cross_entropy
 
 
 class CrossEntropy(Function):
@@ -57,18 +58,26 @@ def _check_targets(x, target, ignore_index) -> bool:
     return True
 
 
-def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoothing=0.0):
+def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoothing=0.0, weight=None):
     """Softmax cross-entropy of logits against class indices (or class probabilities), with PyTorch's options."""
     from ..tensor import Tensor
     if not isinstance(target, Tensor):
         target = Tensor(target, device=input.device)
+    if isinstance(reduction, Tensor):  # torch's third positional argument is weight; here it is reduction
+        raise TypeError("cross_entropy: got a tensor for reduction (PyTorch's third positional argument is weight; "
+                        "minitorch's is reduction): pass class weights as weight=")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if dtypes.is_floating(target.dtype):
-        return _probability_cross_entropy(input, target, reduction, label_smoothing)
+        if ignore_index >= 0:
+            raise RuntimeError(f"cross_entropy: ignore_index is not supported for floating point target "
+                               f"(got ignore_index={ignore_index})")
+        return _probability_cross_entropy(input, target, reduction, label_smoothing, weight)
     may_ignore = _check_targets(input, target, ignore_index)
+    if weight is not None:  # the fused kernels have no weights: log_softmax + the weighted NLL
+        return weighted_cross_entropy(input, target, weight, ignore_index, label_smoothing, reduction)
     x, t = _flatten_classes(input, target)
     if kernels.fused_enabled():
         # None tells the kernels no row is ignored, so they skip the masking work.
@@ -80,8 +89,9 @@ def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoo
     return loss
 
 
-def _probability_cross_entropy(x, target, reduction, label_smoothing):
-    """Class-probability targets (same shape as the input): -sum_c q_c log softmax(x)_c per sample."""
+def _probability_cross_entropy(x, target, reduction, label_smoothing, weight=None):
+    """Class-probability targets (same shape as the input): -sum_c w_c q_c log softmax(x)_c per sample."""
+    from ..tensor import Tensor
     from .activations import log_softmax
     if target.shape != x.shape:
         raise RuntimeError(f"cross_entropy: probability target of shape {target.shape} must match input of shape "
@@ -89,7 +99,14 @@ def _probability_cross_entropy(x, target, reduction, label_smoothing):
     dim = 1 if x.ndim > 1 else 0
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / x.shape[dim]
-    per_sample = -(log_softmax(x, dim=dim) * target).sum(dim=dim)
+    product = log_softmax(x, dim=dim) * target
+    if weight is not None:  # PyTorch's mean still divides by the sample count here, not by the weights
+        weight = weight if isinstance(weight, Tensor) else Tensor(weight, device=x.device)
+        if weight.shape != (x.shape[dim],):
+            raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {x.shape[dim]} "
+                               f"classes or no classes but got weight tensor of shape: {list(weight.shape)}")
+        product = product * weight.reshape((-1,) + (1,) * (x.ndim - dim - 1))
+    per_sample = -product.sum(dim=dim)
     if reduction == "none":
         return per_sample
     return per_sample.sum() if reduction == "sum" else per_sample.mean()
