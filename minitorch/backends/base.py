@@ -76,6 +76,12 @@ class Backend:
         keep = self.rand(shape, dtype) >= p
         return xp.astype(keep, dtype) * (1.0 / (1.0 - p))
 
+    # -- special functions the standard lacks ------------------------------------------------
+    def erf(self, array: Any) -> Any:
+        """The error function of a floating array, in its dtype (Cody's rational approximations in xp)."""
+        from .erf import erf
+        return erf(array)
+
     # -- indexing beyond the standard ---------------------------------------------------------
     def index(self, array: Any, key: Any) -> Any:
         """`array[key]` for any NumPy-style key (slices mixed with integer arrays included)."""

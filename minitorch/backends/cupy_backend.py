@@ -169,6 +169,10 @@ class CupyBackend(Backend):
         import cupyx
         cupyx.scatter_add(target, key, values)
 
+    def erf(self, array: Any) -> Any:
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(array)
+
     def stable_argsort(self, array: Any, axis: int) -> Any:
         # CuPy's sort is always stable (a radix sort) and takes no `stable` keyword.
         return self._cupy.argsort(array, axis=axis)

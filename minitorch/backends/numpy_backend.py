@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import sys
@@ -30,6 +31,16 @@ def _keep_freed_memory() -> None:
     m_trim_threshold, m_mmap_threshold = -1, -3
     libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # glibc's ceiling for this setting
     libc.mallopt(m_trim_threshold, 256 * 1024 * 1024)
+
+
+@functools.lru_cache(maxsize=None)
+def _scipy_special() -> Any:
+    """scipy.special, or None where SciPy is not installed (imported on first use: it takes ~0.3 s)."""
+    try:
+        import scipy.special
+    except ImportError:
+        return None
+    return scipy.special
 
 
 class NumpyBackend(Backend):
@@ -65,6 +76,13 @@ class NumpyBackend(Backend):
         mask = (bits >= np.uint32(min(round(p * 2.0**32), 2**32 - 1))).astype(dtype)
         mask *= 1.0 / (1.0 - p)
         return mask
+
+    def erf(self, array: Any) -> Any:
+        # SciPy's compiled erf (an optional dependency) is ~20x faster than the xp default.
+        special = _scipy_special()
+        if special is None or array.dtype not in (np.float32, np.float64):
+            return super().erf(array)
+        return special.erf(array, out=np.empty_like(array))  # out=: a 0-d input gives an array, not a scalar
 
     @staticmethod
     def is_available() -> bool:

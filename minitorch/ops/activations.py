@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from .. import dtypes
 from ..autograd import Function
 from ._util import float_input, is_float, require_float
-from .special import erf
 
 
 class ReLU(Function):
@@ -79,22 +79,25 @@ class GELU(Function):
     @staticmethod
     def forward(ctx, x, approximate="none"):
         xp = ctx.xp
-        ctx.save_for_backward(x)
         ctx.approximate = approximate
         if approximate == "tanh":
+            ctx.save_for_backward(x)
             return 0.5 * x * (1 + xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-        return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+        cdf = 0.5 * (1 + ctx.backend.erf(x * (1 / math.sqrt(2))))
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, cdf)  # Phi(x) kept: backward needs no second erf
+        return x * cdf
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved
         xp = ctx.xp
         if ctx.approximate == "tanh":
+            (x,) = ctx.saved
             k = math.sqrt(2 / math.pi)
             t = xp.tanh(k * (x + 0.044715 * x ** 3))
             return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
-        cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
-        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        x, cdf = ctx.saved
+        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return grad * (cdf + x * pdf)
 
 
@@ -163,8 +166,17 @@ def gelu(x, approximate="none"):
     return GELU.apply(x, approximate=approximate)
 
 
-def softmax(x, dim=-1, dtype=None):
-    """e^x / sum(e^x) along dim (x cast to dtype= first, when given)."""
+def _implicit_dim(name, ndim):
+    """PyTorch's dim for softmax(x) without dim= (deprecated there, with this warning): 0 for 0-, 1- and 3-D
+    input (read as unbatched (C, H, W)), else 1."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(x, dim=None, dtype=None):
+    """e^x / sum(e^x) along dim (x cast to dtype= first, when given; dim=None: PyTorch's implicit choice)."""
+    dim = _implicit_dim("softmax", x.ndim) if dim is None else dim
     x = x if dtype is None else x.to(dtype)
     if x.numel() == 0 and not is_float(x):  # no kernel runs on nothing: PyTorch returns it as it is
         return x.clone()
@@ -172,8 +184,9 @@ def softmax(x, dim=-1, dtype=None):
     return Softmax.apply(x, dim=dim)
 
 
-def log_softmax(x, dim=-1, dtype=None):
-    """x - logsumexp(x) along dim (x cast to dtype= first, when given)."""
+def log_softmax(x, dim=None, dtype=None):
+    """x - logsumexp(x) along dim (x cast to dtype= first, when given; dim=None: PyTorch's implicit choice)."""
+    dim = _implicit_dim("log_softmax", x.ndim) if dim is None else dim
     x = x if dtype is None else x.to(dtype)
     if x.numel() == 0 and not is_float(x):
         return x.clone()
