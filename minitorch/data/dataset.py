@@ -1,12 +1,14 @@
-"""Dataset: anything with __getitem__ and __len__; TensorDataset: rows of equal-length arrays; Subset, random_split."""
+"""Dataset: anything with __getitem__ and __len__; TensorDataset: rows of equal-length arrays; ConcatDataset, Subset,
+random_split."""
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from typing import Any
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "permutation"]
+__all__ = ["Dataset", "TensorDataset", "ConcatDataset", "Subset", "random_split", "permutation"]
 
 
 class Dataset:
@@ -17,6 +19,9 @@ class Dataset:
 
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __add__(self, other: Any) -> "ConcatDataset":
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -52,6 +57,29 @@ class TensorDataset(Dataset):
         return self.tensors
 
 
+class ConcatDataset(Dataset):
+    """The samples of several datasets, one after the other."""
+
+    def __init__(self, datasets: Any) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        # IndexError for both ends (PyTorch raises ValueError below -len): it is what ends `for x in dataset`.
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for a dataset of length {n}")
+        if index < 0:
+            index += n
+        k = bisect.bisect_right(self.cumulative_sizes, index)
+        return self.datasets[k][index - (self.cumulative_sizes[k - 1] if k else 0)]
+
+
 class Subset(Dataset):
     """The samples of `dataset` at `indices`, in that order."""
 
@@ -75,6 +103,8 @@ def random_split(dataset: Any, lengths: Any, generator: Any = None) -> list[Subs
 
     n = len(dataset)
     lengths = list(lengths)
+    if any(v < 0 for v in lengths):  # PyTorch would return overlapping subsets
+        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions, PyTorch's rounding
         if any(not 0 <= f <= 1 for f in lengths):
             raise ValueError(f"random_split: fractions must be between 0 and 1, got {lengths}")

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .collate import Fetch, default_collate
 from .dataset import Dataset, Subset, permutation
 
 __all__ = ["DataLoader", "default_collate"]
@@ -15,8 +16,8 @@ __all__ = ["DataLoader", "default_collate"]
 class DataLoader:
     """Iterate over `dataset` in batches of Tensors on `device`, reshuffled each epoch if asked.
 
-    Datasets with an `arrays()` method (TensorDataset, MNIST, a Subset of one) take the fast
-    path: their arrays are moved to the device once, and each batch is one gather by an index
+    Datasets with an `arrays()` method (TensorDataset, MNIST without transforms, a Subset of one)
+    take the fast path: their arrays are moved to the device once, and each batch is one gather by an index
     array, on the device. Others are collated sample by sample on the host (`collate_fn`, default
     `default_collate`). The order of each epoch comes from `sampler` / `batch_sampler` when given,
     else from `generator` (default: `minitorch.backends.host_rng()`, which `manual_seed` re-seeds);
@@ -136,17 +137,20 @@ class DataLoader:
         backend = get_backend(self.device)
         pinner = self._pinner(backend)
         batches = [order[start:stop] for start, stop in bounds]
-        fetch = _Fetch(self.dataset, self.collate_fn or default_collate)
+        fetch = Fetch(self.dataset, self.collate_fn or default_collate)
         if self.num_workers == 0:
             results: Iterator[Any] = (fetch(ids) for ids in batches)
         else:
             results = self._from_workers(fetch, batches)
-        for batch in results:
-            if self.collate_fn is None:
-                batch = _tensors(batch, backend, pinner)
-            else:
-                batch = _move(batch, backend if self.device is not None else None, pinner)
-            yield batch
+        try:
+            for batch in results:
+                if self.collate_fn is None:
+                    batch = _tensors(batch, backend, pinner)
+                else:
+                    batch = _move(batch, backend if self.device is not None else None, pinner)
+                yield batch
+        finally:  # a loop left early (break, an exception, Ctrl-C): stop the workers now, not at garbage collection
+            results.close()  # type: ignore[attr-defined]
 
     def _from_workers(self, fetch: Callable, batches: list) -> Iterator[Any]:
         from .workers import WorkerPool
@@ -159,7 +163,15 @@ class DataLoader:
                 self._pool = pool
         try:
             yield from pool.run(batches, self.prefetch_factor * self.num_workers, self.timeout)
-        finally:
+        except GeneratorExit:  # the loop was left early: persistent workers stay for the next epoch
+            if not self.persistent_workers:
+                pool.shutdown()
+            raise
+        except BaseException:  # an error, or Ctrl-C mid-read: the queues may be half used, so never reuse them
+            pool.shutdown()
+            self._pool = None
+            raise
+        else:
             if not self.persistent_workers:
                 pool.shutdown()
 
@@ -220,26 +232,6 @@ def _check_options(batch_size: Any, shuffle: Any, sampler: Any, batch_sampler: A
         raise ValueError("persistent_workers option needs num_workers > 0")
 
 
-class _Fetch:
-    """dataset[i] for a batch of indices, collated: picklable, so worker processes can run it."""
-
-    def __init__(self, dataset: Any, collate: Callable) -> None:
-        self.dataset, self.collate = dataset, collate
-
-    def __call__(self, ids: np.ndarray) -> Any:
-        return self.collate([self.dataset[int(i)] for i in ids])
-
-
-def default_collate(samples: list) -> Any:
-    """Stack samples field by field on the host: tuples give tuples, dicts give dicts, arrays one array."""
-    first = samples[0]
-    if isinstance(first, (tuple, list)):
-        return tuple(_stack([s[k] for s in samples]) for k in range(len(first)))
-    if isinstance(first, dict):
-        return {k: _stack([s[k] for s in samples]) for k in first}
-    return _stack(samples)
-
-
 def _is_array_backed(dataset: Any) -> bool:
     """Whether the dataset's samples are the rows of arrays (so the fast path can serve it)."""
     return _is_array_backed(dataset.dataset) if type(dataset) is Subset else _has_fast_path(dataset)
@@ -253,7 +245,9 @@ def _fast_arrays(dataset: Any) -> tuple:
 
 
 def _has_fast_path(dataset: Any) -> bool:
-    """Whether `dataset.arrays()` gives its samples: not when a subclass overrides __getitem__."""
+    """Whether `dataset.arrays()` gives its samples: not when a subclass overrides __getitem__, nor with transforms."""
+    if getattr(dataset, "transform", None) is not None or getattr(dataset, "target_transform", None) is not None:
+        return False  # MNIST(transform=...): each sample is built by __getitem__
     mro = type(dataset).__mro__
     arrays_owner = next((c for c in mro if "arrays" in c.__dict__), None)
     getitem_owner = next((c for c in mro if "__getitem__" in c.__dict__), None)
@@ -288,19 +282,3 @@ def _move(batch: Any, backend: Any, pinner: Any) -> Any:
     if isinstance(batch, dict):
         return {k: _move(v, backend, pinner) for k, v in batch.items()}
     return batch
-
-
-def _stack(values: list[Any]) -> np.ndarray:
-    """Stack one field of a batch on the host: Tensors and arrays keep their dtype."""
-    from ..tensor import Tensor
-
-    first = values[0]
-    if isinstance(first, Tensor):
-        return np.stack([v.backend.to_host(v.array) for v in values])
-    if isinstance(first, (bool, np.bool_)):
-        return np.asarray(values, dtype=np.bool_)
-    if isinstance(first, (int, np.integer)):
-        return np.asarray(values, dtype=np.int64)  # class labels: int64, as losses expect
-    if type(first) is float:
-        return np.asarray(values, dtype=np.float32)  # Python floats: the default float dtype
-    return np.stack([np.asarray(v) for v in values])

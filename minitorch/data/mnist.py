@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,7 +34,13 @@ def _load(path: Path, spec: FileSpec, dataset: str) -> np.ndarray:
 
 
 class MNIST(Dataset):
-    """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28 uint8."""
+    """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28 uint8.
+
+    Without transforms, an item is (standardised float32 image (28, 28), int label), the rows of
+    `arrays()`, which DataLoader gathers on the device. With `transform`, as in torchvision, it is
+    (transform(raw uint8 image (28, 28)), target_transform(label)): `transform=ToTensor()` gives a
+    (1, 28, 28) float32 Tensor in [0, 1]; such a dataset is collated item by item.
+    """
 
     spec: DatasetSpec = MNIST_SPEC
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
@@ -43,8 +49,9 @@ class MNIST(Dataset):
     mean, std = 0.1307, 0.3081
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
-                 download: bool = True) -> None:
-        self.train = train
+                 download: bool = True, transform: Callable | None = None,
+                 target_transform: Callable | None = None) -> None:
+        self.train, self.transform, self.target_transform = train, transform, target_transform
         images_path, labels_path = locate(self.spec, train, root, download)
         images_spec, labels_spec = self.spec.split(train)
         self.images: np.ndarray = _load(images_path, images_spec, self.spec.name)
@@ -70,12 +77,19 @@ class MNIST(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        return self._standardise(self.images[index]), int(self.labels[index])
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        label = int(self.labels[index])
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        if self.transform is None:
+            return self._standardise(self.images[index]), label
+        return self.transform(self.images[index].copy()), label  # a copy: a transform may work in place
 
     def __repr__(self) -> str:
         split = "train" if self.train else "test"
-        return f"{type(self).__name__}({split}, {len(self)} samples, from {self.root})"
+        transforms = "".join(f", {name}={getattr(self, name)!r}" for name in ("transform", "target_transform")
+                             if getattr(self, name) is not None)
+        return f"{type(self).__name__}({split}, {len(self)} samples, from {self.root}{transforms})"
 
     def _standardise(self, images: np.ndarray) -> np.ndarray:
         # One float32 multiply-add, shared by __getitem__ and arrays() so they agree bit for bit.

@@ -6,13 +6,20 @@ prefetch_factor * num_workers of them in flight. Worker w is seeded with base_se
 (minitorch.manual_seed and Python's `random`), then runs worker_init_fn(w). Workers work on the
 host only: like PyTorch's, they must not use CUDA. With the "fork" start method (Linux's default)
 the dataset is inherited; with "spawn" it is pickled, and the script needs `if __name__ == "__main__":`.
+
+Failures are reported, never waited on: an exception in a worker is raised in the loader naming the
+worker, the dataset index and the original traceback; a worker that dies (a signal, os._exit) is
+reported within _POLL_S. Workers ignore Ctrl-C (SIGINT reaches the whole process group; the loader
+stops them when its loop ends) and exit by themselves when the loader's process is gone.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import queue
 import random
+import signal
 import traceback
 from collections import namedtuple
 from typing import Any, Callable, Iterator
@@ -21,7 +28,7 @@ import numpy as np
 
 WorkerInfo = namedtuple("WorkerInfo", ["id", "num_workers", "seed", "dataset"])
 _info: WorkerInfo | None = None
-_POLL_S = 5.0  # how often a waiting loader checks that its workers are still alive
+_POLL_S = 1.0  # how often a waiting loader checks its workers are alive, and an idle worker its parent
 
 
 def get_worker_info() -> WorkerInfo | None:
@@ -60,11 +67,19 @@ def from_wire(obj: Any) -> Any:
     return obj
 
 
-class _Failure:
-    """An exception raised in a worker: its type (when it pickles) and its traceback as text."""
+class _KeyErrorMessage(str):
+    """KeyError's str() is the repr of its argument: this keeps the traceback's line breaks readable."""
 
-    def __init__(self, worker: int, exc: BaseException) -> None:
-        self.worker, self.text = worker, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class _Failure:
+    """An exception raised in a worker: its type (when it pickles), the dataset index, its traceback as text."""
+
+    def __init__(self, worker: int, exc: BaseException, index: int | None = None) -> None:
+        self.worker, self.index = worker, index
+        self.text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         try:
             pickle.loads(pickle.dumps(type(exc)))
             self.exc_type: type | None = type(exc)
@@ -74,7 +89,10 @@ class _Failure:
     def reraise(self) -> None:
         """Raise the worker's exception type in this process, with the worker's traceback in the message."""
         name = self.exc_type.__name__ if self.exc_type else "an exception"
-        message = f"Caught {name} in DataLoader worker process {self.worker}.\nOriginal {self.text}"
+        where = "" if self.index is None else f" while loading dataset index {self.index}"
+        message = f"Caught {name} in DataLoader worker process {self.worker}{where}.\nOriginal {self.text}"
+        if self.exc_type is KeyError:
+            message = _KeyErrorMessage(message)
         try:
             error = (self.exc_type or RuntimeError)(message)
         except Exception:  # an exception type whose constructor wants other arguments
@@ -83,9 +101,12 @@ class _Failure:
 
 
 def _worker_loop(wid: int, num_workers: int, seed: int, dataset: Any, fetch: Callable, init_fn: Callable | None,
-                 tasks: Any, results: Any) -> None:
+                 tasks: Any, results: Any, parent: int) -> None:
     """Run in each worker process: (epoch, batch, indices) in, (epoch, batch, data or _Failure) out."""
     global _info
+    # Ctrl-C is the loader's to handle: a worker killed mid-put could leave the result queue half written.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    results.cancel_join_thread()  # exit without waiting for unread results to drain into the pipe
     from .. import backends
     backends.forget_cuda_backends()
     random.seed(seed)
@@ -99,7 +120,12 @@ def _worker_loop(wid: int, num_workers: int, seed: int, dataset: Any, fetch: Cal
         except Exception as exc:  # reported with the first task, where the loader is listening
             init_failure = _Failure(wid, exc)
     while True:
-        task = tasks.get()
+        try:
+            task = tasks.get(timeout=_POLL_S)
+        except queue.Empty:
+            if os.getppid() != parent:  # the loader's process died without stopping us (SIGKILL, say)
+                return
+            continue
         if task is None:
             return
         epoch, batch, ids = task
@@ -109,7 +135,7 @@ def _worker_loop(wid: int, num_workers: int, seed: int, dataset: Any, fetch: Cal
             # Pickled here, not in the queue's feeder thread, so a batch that cannot be sent is reported.
             out = pickle.dumps(to_wire(fetch(ids)), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
-            out = pickle.dumps(_Failure(wid, exc))
+            out = pickle.dumps(_Failure(wid, exc, getattr(fetch, "index", None)))
         results.put((epoch, batch, out))
 
 
@@ -123,7 +149,7 @@ class WorkerPool:
         self.tasks = [ctx.Queue() for _ in range(num_workers)]
         self.procs = [ctx.Process(target=_worker_loop, daemon=True,
                                   args=(w, num_workers, base_seed + w, dataset, fetch, init_fn, self.tasks[w],
-                                        self.results))
+                                        self.results, os.getpid()))
                       for w in range(num_workers)]
         for p in self.procs:
             p.start()
@@ -155,11 +181,10 @@ class WorkerPool:
                 return self.results.get(timeout=wait)
             except queue.Empty:
                 waited += wait
-            dead = [p for p in self.procs if not p.is_alive()]
+            dead = [(w, p.pid, p.exitcode) for w, p in enumerate(self.procs) if not p.is_alive()]
             if dead:
                 self.shutdown(wait=0.0)
-                raise RuntimeError(f"DataLoader worker (pid {dead[0].pid}) exited unexpectedly with exit code "
-                                   f"{dead[0].exitcode}")
+                raise RuntimeError(_death(*dead[0]))
             if 0 < timeout <= waited:
                 self.shutdown(wait=0.0)
                 raise RuntimeError(f"DataLoader timed out after {timeout} seconds waiting for a batch")
@@ -169,6 +194,7 @@ class WorkerPool:
         for q in self.tasks:
             try:
                 q.put(None)
+                q.cancel_join_thread()  # at exit, never wait to deliver tasks to a dead worker
             except (ValueError, OSError):  # queue already closed
                 pass
         for p in self.procs:
@@ -180,3 +206,17 @@ class WorkerPool:
 
     def alive(self) -> bool:
         return bool(self.procs) and all(p.is_alive() for p in self.procs)
+
+
+def _death(worker: int, pid: int, code: int | None) -> str:
+    """What to say about a worker that is gone."""
+    prefix = f"DataLoader worker (pid {pid}) exited unexpectedly"
+    if code is None or code >= 0:
+        return f"{prefix} with exit code {code} (worker {worker})"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    oom = -code == signal.SIGKILL
+    hint = " (the system may be out of memory: the kernel's OOM killer sends SIGKILL)" if oom else ""
+    return f"{prefix}: worker {worker} was killed by {name}{hint}"
