@@ -32,6 +32,8 @@ from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, args
                   reciprocal, relu, remainder, reshape, round, rsqrt, sigmoid, sign, sin, softmax, sort, split, sqrt,
                   square, squeeze, stack, std, sub, sum, tanh, topk, transpose, unbind, unsqueeze, var, where)
 from .ops import expand as broadcast_to
+from .ops import conv1d, conv2d, conv_transpose2d, max_pool1d, max_pool2d  # torch.<name> exists for these
+from .ops import erf
 from .tensor import Tensor
 from . import accelerator, cuda, data, nn, optim, training, utils
 from .serialization import load, save

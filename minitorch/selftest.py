@@ -101,30 +101,61 @@ def _states(xp: Any, sizes: Sequence[int], rng: np.random.Generator, count: int)
 
 
 def check_adam(k: Any, xp: Any, sizes: Sequence[int], *, decoupled: bool, weight_decay: float, steps: int = 2,
-               seed: int = 0) -> list[Result]:
-    """Multi-tensor Adam/AdamW for a few steps against the reference (params and both moments)."""
+               seed: int = 0, amsgrad: bool = False, maximize: bool = False, beta2: float = 0.999) -> list[Result]:
+    """Multi-tensor Adam/AdamW (AMSGrad, maximize) for a few steps against the reference (params and moments)."""
     rng = np.random.default_rng(seed)
-    p, m, v = _states(xp, sizes, rng, 3)  # params random, moments zero
+    p, m, v, vmax = _states(xp, sizes, rng, 4)  # params random, moments zero
     for step in range(1, steps + 1):
-        g = [_pair(xp, rng.normal(size=s)) for s in sizes]
-        kw = dict(step=step, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=weight_decay, decoupled=decoupled)
-        k.adam_step(*([a[0] for a in arrs] for arrs in (p, g, m, v)), **kw)
-        ref.adam_step(*([a[1] for a in arrs] for arrs in (p, g, m, v)), **kw)
-    return [compare(f"{name}[{i}]", a[0], a[1]) for name, arrs in (("param", p), ("exp_avg", m), ("exp_avg_sq", v))
-            for i, a in enumerate(arrs)]
+        g = [_pair(xp, rng.normal(size=s) * 2.0 ** -step) for s in sizes]  # shrinking: the running max matters
+        kw = dict(step=step, lr=1e-2, beta1=0.9, beta2=beta2, eps=1e-8, weight_decay=weight_decay, decoupled=decoupled,
+                  amsgrad=amsgrad, maximize=maximize)
+        k.adam_step(*([a[0] for a in arrs] for arrs in (p, g, m, v, vmax)), **kw)
+        ref.adam_step(*([a[1] for a in arrs] for arrs in (p, g, m, v, vmax)), **kw)
+    return [compare(f"{name}[{i}]", a[0], a[1]) for name, arrs in (("param", p), ("exp_avg", m), ("exp_avg_sq", v),
+                                                                     ("max_exp_avg_sq", vmax)) for i, a in enumerate(arrs)]
 
 
 def check_sgd(k: Any, xp: Any, sizes: Sequence[int], *, momentum: float, nesterov: bool, weight_decay: float,
-              steps: int = 2, seed: int = 0) -> list[Result]:
+              steps: int = 2, seed: int = 0, dampening: float = 0.0, maximize: bool = False) -> list[Result]:
     """Multi-tensor SGD for a few steps against the reference (params and momentum buffers)."""
     rng = np.random.default_rng(seed)
     p, buf = _states(xp, sizes, rng, 2)
-    for _ in range(steps):
+    for step in range(steps):
         g = [_pair(xp, rng.normal(size=s)) for s in sizes]
-        kw = dict(lr=0.1, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+        # As optim.SGD: a buffer's first step is undamped (PyTorch clones the gradient into it).
+        kw = dict(lr=0.1, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov,
+                  dampening=dampening if step else 0.0, maximize=maximize)
         k.sgd_step([a[0] for a in p], [a[0] for a in g], [a[0] for a in buf] if momentum else None, **kw)
         ref.sgd_step([a[1] for a in p], [a[1] for a in g], [a[1] for a in buf] if momentum else None, **kw)
     return [compare(f"{name}[{i}]", a[0], a[1]) for name, arrs in (("param", p), ("buf", buf)) for i, a in enumerate(arrs)]
+
+
+def check_adagrad(k: Any, xp: Any, sizes: Sequence[int], *, lr_decay: float, weight_decay: float,
+                  maximize: bool = False, steps: int = 3, seed: int = 0) -> list[Result]:
+    """Multi-tensor Adagrad for a few steps against the reference (params and accumulators, which start at 0.1)."""
+    rng = np.random.default_rng(seed)
+    p = [_pair(xp, rng.normal(size=s)) for s in sizes]
+    acc = [_pair(xp, np.full(s, 0.1)) for s in sizes]
+    for step in range(1, steps + 1):
+        g = [_pair(xp, rng.normal(size=s)) for s in sizes]
+        kw = dict(step=step, lr=0.05, lr_decay=lr_decay, weight_decay=weight_decay, eps=1e-10, maximize=maximize)
+        k.adagrad_step(*([a[0] for a in arrs] for arrs in (p, g, acc)), **kw)
+        ref.adagrad_step(*([a[1] for a in arrs] for arrs in (p, g, acc)), **kw)
+    return [compare(f"{name}[{i}]", a[0], a[1]) for name, arrs in (("param", p), ("sum", acc)) for i, a in enumerate(arrs)]
+
+
+def check_adadelta(k: Any, xp: Any, sizes: Sequence[int], *, rho: float, weight_decay: float, maximize: bool = False,
+                   steps: int = 3, seed: int = 0) -> list[Result]:
+    """Multi-tensor Adadelta for a few steps against the reference (params, square_avg and acc_delta)."""
+    rng = np.random.default_rng(seed)
+    p, sq, acc = _states(xp, sizes, rng, 3)
+    for _ in range(steps):
+        g = [_pair(xp, rng.normal(size=s)) for s in sizes]
+        kw = dict(lr=1.0, rho=rho, eps=1e-6, weight_decay=weight_decay, maximize=maximize)
+        k.adadelta_step(*([a[0] for a in arrs] for arrs in (p, g, sq, acc)), **kw)
+        ref.adadelta_step(*([a[1] for a in arrs] for arrs in (p, g, sq, acc)), **kw)
+    return [compare(f"{name}[{i}]", a[0], a[1]) for name, arrs in (("param", p), ("square_avg", sq), ("acc_delta", acc))
+            for i, a in enumerate(arrs)]
 
 
 # Small enough for the emulator (one fiber per CUDA thread), still covering both launch shapes.
@@ -136,13 +167,23 @@ QUICK: list[tuple[str, Callable[[Any, Any], list[Result]]]] = [
     ("adamw multi-tensor", lambda k, xp: check_adam(k, xp, [1, 33, 4100], decoupled=True, weight_decay=0.01)),
     ("sgd nesterov multi-tensor", lambda k, xp: check_sgd(k, xp, [1, 33, 4100], momentum=0.9, nesterov=True,
                                                           weight_decay=1e-4)),
+    ("adam amsgrad maximize multi-tensor", lambda k, xp: check_adam(k, xp, [1, 33, 4100], decoupled=False,
+                                                                   weight_decay=0.01, amsgrad=True, maximize=True,
+                                                                   beta2=0.5, steps=3)),
+    ("sgd dampening maximize multi-tensor", lambda k, xp: check_sgd(k, xp, [1, 33, 4100], momentum=0.9, nesterov=False,
+                                                                    weight_decay=1e-4, dampening=0.3, maximize=True,
+                                                                    steps=3)),
+    ("adagrad multi-tensor", lambda k, xp: check_adagrad(k, xp, [1, 33, 4100], lr_decay=0.01, weight_decay=1e-4)),
+    ("adadelta multi-tensor", lambda k, xp: check_adadelta(k, xp, [1, 33, 4100], rho=0.9, weight_decay=1e-4)),
 ]
 
 
 def run_checks(k: Any, xp: Any) -> bool:
     """Print one pass/fail line per kernel check (worst output's error); True when all pass."""
+    from .selftest_window import WINDOW_QUICK  # imported here: it imports compare() from this module
+
     all_ok = True
-    for title, check in QUICK:
+    for title, check in QUICK + WINDOW_QUICK:
         start = time.perf_counter()
         results = check(k, xp)
         worst = max(results, key=lambda r: (not r.ok, r.max_err))
@@ -166,6 +207,8 @@ def _gpu_timings(k: Any, cp: Any) -> None:
     grads, m, v = [cp.ones_like(p) for p in params], [cp.zeros_like(p) for p in params], [cp.zeros_like(p) for p in params]
     adam = dict(step=1, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, decoupled=True)
     sgd = dict(lr=1e-3, momentum=0.9, weight_decay=0.0, nesterov=True)
+    adagrad = dict(step=1, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10)
+    adadelta = dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0)
     cases = {
         "xent forward 8192x1000 mean": lambda kk: kk.softmax_cross_entropy_forward(logits, target, -100, 0.0, "mean"),
         "xent backward 8192x1000 mean": lambda kk: kk.softmax_cross_entropy_backward(
@@ -175,6 +218,9 @@ def _gpu_timings(k: Any, cp: Any) -> None:
         "batchnorm backward 256x64x28x28": lambda kk: kk.batch_norm_backward(bn_dy, bn_x, w, mean, invstd),
         "adamw, 48 tensors (1.6M params)": lambda kk: kk.adam_step(params, grads, m, v, **adam),
         "sgd nesterov, 48 tensors": lambda kk: kk.sgd_step(params, grads, m, **sgd),
+        "adam amsgrad, 48 tensors": lambda kk: kk.adam_step(params, grads, m, v, v, **adam, amsgrad=True),
+        "adagrad, 48 tensors": lambda kk: kk.adagrad_step(params, grads, v, **adagrad),
+        "adadelta, 48 tensors": lambda kk: kk.adadelta_step(params, grads, m, v, **adadelta),
     }
     for title, fn in cases.items():
         times = []

@@ -242,6 +242,9 @@ class Tensor:
     def sqrt_(self) -> "Tensor":
         return inplace.apply_(self, ops.sqrt)
 
+    def erf_(self) -> "Tensor":
+        return inplace.apply_(self, ops.erf)
+
     def abs_(self) -> "Tensor":
         return inplace.apply_(self, ops.abs)
 
@@ -348,6 +351,7 @@ class Tensor:
     def log(self) -> "Tensor": return ops.log(self)
     def log1p(self) -> "Tensor": return ops.log1p(self)
     def sqrt(self) -> "Tensor": return ops.sqrt(self)
+    def erf(self) -> "Tensor": return ops.erf(self)
     def rsqrt(self) -> "Tensor": return ops.rsqrt(self)
     def square(self) -> "Tensor": return ops.square(self)
     def reciprocal(self) -> "Tensor": return ops.reciprocal(self)

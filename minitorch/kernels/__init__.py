@@ -11,7 +11,8 @@ from . import reference
 from .cuda import CudaKernels
 
 KERNEL_DIR = Path(__file__).resolve().parent
-KERNEL_SOURCES: list[Path] = [KERNEL_DIR / name for name in ("softmax_xent.cu", "batchnorm.cu", "optim.cu")]
+KERNEL_SOURCES: list[Path] = [KERNEL_DIR / name
+                               for name in ("softmax_xent.cu", "batchnorm.cu", "optim.cu", "window.cu")]
 NVRTC_OPTIONS: tuple[str, ...] = ("-std=c++17", f"-I{KERNEL_DIR}")
 
 __all__ = ["KERNEL_DIR", "KERNEL_SOURCES", "CudaKernels", "cuda_kernels", "emulated_kernels", "fused_enabled",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from . import reference
+from .cuda_optim import OptimKernels
+from .cuda_window import WindowKernels
 
 Array = Any
 WARP_ROWS_MAX_C = 1024  # up to this many classes a warp per row keeps all 32 lanes busy enough
@@ -17,7 +19,6 @@ ELEMWISE_BLOCK = 256
 MAX_GRID = 65535  # grid-stride loops cover the rest
 BN_BLOCK = 256  # threads per block of the (N, C, HW) reductions
 BN_TARGET_BLOCKS = 256  # about two waves of blocks on a 132-SM H100: enough to saturate memory
-OPTIM_CHUNK = 4096  # elements per block iteration of the multi-tensor optimizer kernels
 
 
 def _ignore(ignore_index: int | None) -> int:
@@ -29,17 +30,11 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _ptr(a: Array) -> int:
-    """Device address of an array: CuPy's CUDA pointer, or NumPy's host pointer for the emulator."""
-    iface = getattr(a, "__cuda_array_interface__", None) or a.__array_interface__
-    return int(iface["data"][0])
-
-
 def _all_float32(*arrays: Array | None) -> bool:
     return all(a is None or a.dtype == np.float32 for a in arrays)
 
 
-class CudaKernels:
+class CudaKernels(WindowKernels, OptimKernels):
     """Fused kernels launched through `load_module(file).get_function(name)(grid, block, args)`."""
 
     def __init__(self, load_module: Callable[[str], Any], xp: Any) -> None:
@@ -211,66 +206,3 @@ class CudaKernels:
             (dy, x, w, mean, invstd, dweight, dbias, dx, np.int64(x.size), np.int32(c), np.int64(hw),
              np.float32(1.0 / (n * hw)), np.int32(weight is not None)))
         return dx, dweight, dbias
-
-    # ---- optimizers ----------------------------------------------------------------------------
-    def _multi_tensor_tables(self, roles: Sequence[Sequence[Array]]) -> tuple[Array, Array, Array, int]:
-        """Device tables (pointers by role, sizes, first chunk per tensor), cached by address."""
-        ptrs = [_ptr(a) for role in roles for a in role]
-        sizes = [int(a.size) for a in roles[0]]
-        key = (*ptrs, *sizes)
-        if key not in self._tables:
-            starts = np.cumsum([0] + [_ceil_div(s, OPTIM_CHUNK) for s in sizes], dtype=np.int64)
-            if len(self._tables) > 16:  # grads are often fresh arrays each step: keep the cache small
-                self._tables.clear()
-            self._tables[key] = (self.xp.asarray(np.array(ptrs, dtype=np.uint64)),
-                                 self.xp.asarray(np.array(sizes, dtype=np.int64)), self.xp.asarray(starts))
-        table, size_arr, starts_arr = self._tables[key]
-        n_chunks = sum(_ceil_div(s, OPTIM_CHUNK) for s in sizes)
-        return table, size_arr, starts_arr, n_chunks
-
-    def _can_fuse(self, inplace: Sequence[Array], grads: Sequence[Array]) -> bool:
-        return all(a.dtype == np.float32 and a.flags.c_contiguous for a in inplace) and _all_float32(*grads)
-
-    def adam_step(
-        self, params: Sequence[Array], grads: Sequence[Array], exp_avgs: Sequence[Array],
-        exp_avg_sqs: Sequence[Array], *, step: int, lr: float, beta1: float, beta2: float, eps: float,
-        weight_decay: float, decoupled: bool,
-    ) -> None:
-        """Adam/AdamW over every parameter in a single launch."""
-        kw = dict(step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled=decoupled)
-        if not params:
-            return
-        if not self._can_fuse([*params, *exp_avgs, *exp_avg_sqs], grads):
-            return reference.adam_step(params, grads, exp_avgs, exp_avg_sqs, **kw)
-        grads = [self.xp.ascontiguousarray(g) for g in grads]  # kept alive until the launch is queued
-        table, sizes, starts, n_chunks = self._multi_tensor_tables([params, grads, exp_avgs, exp_avg_sqs])
-        if n_chunks == 0:
-            return
-        step_size = lr / (1.0 - beta1**step)
-        bc2_sqrt = math.sqrt(1.0 - beta2**step)
-        self._fn("optim.cu", "adam_multi")(
-            (min(n_chunks, MAX_GRID),), (256,),
-            (table, sizes, starts, np.int32(len(params)), np.int64(OPTIM_CHUNK), np.float32(lr), np.float32(beta1),
-             np.float32(beta2), np.float32(eps), np.float32(weight_decay), np.int32(decoupled),
-             np.float32(step_size), np.float32(bc2_sqrt)))
-
-    def sgd_step(
-        self, params: Sequence[Array], grads: Sequence[Array], momentum_buffers: Sequence[Array] | None,
-        *, lr: float, momentum: float, weight_decay: float, nesterov: bool,
-    ) -> None:
-        """SGD (momentum, nesterov, weight decay) over every parameter in a single launch."""
-        kw = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
-        if not params:
-            return
-        bufs = list(momentum_buffers) if momentum else []
-        if not self._can_fuse([*params, *bufs], grads):
-            return reference.sgd_step(params, grads, momentum_buffers, **kw)
-        grads = [self.xp.ascontiguousarray(g) for g in grads]
-        # Without momentum the buffer role is never read; params stand in for it.
-        table, sizes, starts, n_chunks = self._multi_tensor_tables([params, grads, bufs or params])
-        if n_chunks == 0:
-            return
-        self._fn("optim.cu", "sgd_multi")(
-            (min(n_chunks, MAX_GRID),), (256,),
-            (table, sizes, starts, np.int32(len(params)), np.int64(OPTIM_CHUNK), np.float32(lr),
-             np.float32(momentum), np.float32(weight_decay), np.int32(nesterov), np.int32(bool(momentum))))

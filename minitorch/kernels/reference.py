@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
+
+# The optimizer rules live in optim_reference; re-exported so `reference.<rule>` names every rule.
+from .optim_reference import adadelta_step, adagrad_step, adam_step, rmsprop_step, sgd_step  # noqa: F401
+from .window import col2im, im2col, max_pool2d_backward, max_pool2d_forward  # noqa: F401
 
 Array = Any  # any array-API array (numpy, cupy, array_api_strict)
 
@@ -154,79 +158,3 @@ def batch_norm_backward(
     dx -= _channel_view(x, dbias / n)
     dx *= _channel_view(x, a)
     return dx, dweight, dbias
-
-
-def adam_step(
-    params: Sequence[Array], grads: Sequence[Array], exp_avgs: Sequence[Array], exp_avg_sqs: Sequence[Array],
-    *, step: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
-) -> None:
-    """One Adam (decoupled=False) or AdamW (decoupled=True) step, in place, PyTorch semantics."""
-    if not params:
-        return
-    xp = params[0].__array_namespace__()
-    # m / (sqrt(v)/bc2 + eps) == bc2 * m / (sqrt(v) + eps*bc2): folding the bias corrections into
-    # two scalars saves two passes over every parameter; temporaries are reused in place.
-    bc2 = math.sqrt(1.0 - beta2**step)
-    step_size = lr / (1.0 - beta1**step) * bc2
-    eps_hat = eps * bc2
-    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
-        if weight_decay and decoupled:
-            p *= 1.0 - lr * weight_decay
-        elif weight_decay:
-            g = g + weight_decay * p  # never modifies the caller's .grad
-        m *= beta1
-        m += (1.0 - beta1) * g
-        v *= beta2
-        g2 = (1.0 - beta2) * g
-        g2 *= g
-        v += g2
-        denom = xp.sqrt(v)
-        denom += eps_hat
-        update = m / denom
-        update *= step_size
-        p -= update
-
-
-def sgd_step(
-    params: Sequence[Array], grads: Sequence[Array], momentum_buffers: Sequence[Array] | None,
-    *, lr: float, momentum: float, weight_decay: float, nesterov: bool,
-) -> None:
-    """One SGD step (momentum, nesterov, L2 weight decay), in place, PyTorch semantics."""
-    bufs = momentum_buffers if momentum else [None] * len(params)
-    for p, g, buf in zip(params, grads, bufs):
-        if weight_decay:
-            g = g + weight_decay * p
-        if momentum:
-            buf *= momentum
-            buf += g
-            g = g + momentum * buf if nesterov else buf
-        p -= lr * g
-
-
-def rmsprop_step(
-    params: Sequence[Array], grads: Sequence[Array], square_avgs: Sequence[Array],
-    grad_avgs: Sequence[Array] | None, momentum_buffers: Sequence[Array] | None,
-    *, lr: float, alpha: float, eps: float, weight_decay: float, momentum: float, centered: bool,
-) -> None:
-    """One RMSprop step (centred, momentum, L2 weight decay), in place, PyTorch semantics."""
-    if not params:
-        return
-    xp = params[0].__array_namespace__()
-    n = len(params)
-    for p, g, s, ga, buf in zip(params, grads, square_avgs, grad_avgs or [None] * n, momentum_buffers or [None] * n):
-        if weight_decay:
-            g = g + weight_decay * p
-        s *= alpha
-        s += (1.0 - alpha) * (g * g)
-        if centered:
-            ga *= alpha
-            ga += (1.0 - alpha) * g
-            avg = xp.sqrt(s - ga * ga) + eps  # the variance, not the raw second moment
-        else:
-            avg = xp.sqrt(s) + eps
-        if momentum:
-            buf *= momentum
-            buf += g / avg
-            p -= lr * buf
-        else:
-            p -= lr * (g / avg)

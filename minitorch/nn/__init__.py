@@ -4,13 +4,26 @@ from .container import Sequential
 from .layers import (GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax,
                      Tanh)
 from .loss import CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
+from .loss import BCELoss, BCEWithLogitsLoss, KLDivLoss, NLLLoss, SmoothL1Loss
 from .module import Module
+from .activation import ELU, Hardtanh, ReLU6, SiLU, Softplus
+from .sparse import Embedding
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .layers import Dropout2d
+from .norm import GroupNorm
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .parameter import Parameter
+from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .layers import Unflatten
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Flatten", "Identity",
            "CrossEntropyLoss", "MSELoss", "L1Loss", "HuberLoss", "functional", "init", "utils"]
+__all__ += ["NLLLoss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss", "KLDivLoss"]
+__all__ += ["ELU", "SiLU", "Softplus", "Hardtanh", "ReLU6", "Dropout2d", "GroupNorm", "Embedding", "ModuleList",
+            "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ += ["Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Unflatten"]
 
 
 def __getattr__(name: str) -> object:

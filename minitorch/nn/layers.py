@@ -1,4 +1,4 @@
-"""Layers without normalisation: Linear, Dropout, Flatten, Identity and the activation modules."""
+"""Layers without normalisation: Linear, Dropout, Dropout2d, Flatten, Identity and the activation modules."""
 from __future__ import annotations
 
 import math
@@ -60,6 +60,20 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+class Dropout2d(Dropout):
+    """Zeroes whole channels of (N, C, H, W) input with probability p in training; identity in eval."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__(p)
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.dropout2d(x, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
 class Flatten(Module):
     """Merges dims start_dim..end_dim (default: all but the batch dim)."""
 
@@ -72,6 +86,23 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dim `dim` into `unflattened_size` (Flatten's inverse; one size may be -1)."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = self.dim + x.ndim if self.dim < 0 else self.dim
+        if not 0 <= dim < x.ndim:
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for input of shape {tuple(x.shape)}")
+        return ops.reshape(x, tuple(x.shape[:dim]) + self.unflattened_size + tuple(x.shape[dim + 1:]))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Identity(Module):
@@ -136,9 +167,9 @@ class GELU(Module):
 
 
 class Softmax(Module):
-    """softmax along `dim` (default: the last dim)."""
+    """softmax along `dim` (default None: PyTorch's deprecated implicit choice, 0 for 0/1/3-D input, else 1)."""
 
-    def __init__(self, dim: int = -1) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 

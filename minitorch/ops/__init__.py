@@ -18,3 +18,15 @@ from .shape import (cat, clone, expand, flatten, flip, permute, repeat, reshape,
                     view)
 from .sorting import argsort, sort, topk
 from .split import chunk, narrow, split, unbind
+from .nll import nll_loss
+from .bce import binary_cross_entropy, binary_cross_entropy_with_logits
+from .divergence import kl_div, smooth_l1_loss
+from .activations_more import elu, hardtanh, relu6, silu, softplus
+from .embedding import embedding
+from .feature_dropout import dropout2d
+from .group_norm import group_norm
+from .pad import pad
+from .special import erf
+from .conv import conv1d, conv2d
+from .conv_transpose import conv_transpose2d
+from .pool import adaptive_avg_pool2d, avg_pool2d, fold, max_pool1d, max_pool2d, unfold
