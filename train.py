@@ -1,4 +1,4 @@
-"""Train the workshop MLP on MNIST (or Fashion-MNIST): python train.py --help for the options."""
+"""Train the workshop MLP (or a small CNN) on MNIST or Fashion-MNIST: python train.py --help for the options."""
 from __future__ import annotations
 
 import argparse
@@ -12,26 +12,32 @@ import numpy as np
 
 import minitorch as mt
 from minitorch import nn, optim
-from minitorch.data import DataLoader, FashionMNIST, MNIST, TensorDataset
-from minitorch.training import GracefulStop, Interrupted, RunError, run_cli, select_device, workshop_mlp
+from minitorch.data import DataLoader, Dataset, FashionMNIST, MNIST, TensorDataset, transforms
+from minitorch.training import GracefulStop, Interrupted, RunError, run_cli, select_device
 from minitorch.training import resume
+from minitorch.training.models import MODELS
 from minitorch.training.run import Run
 
 DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST}
-# The run's configuration, stored in its checkpoint: key -> (flag, default). lr's default depends on the optimizer.
-CONFIG = {"epochs": ("--epochs", 10), "lr": ("--lr", None), "optimizer": ("--optimizer", "adam"),
-          "momentum": ("--momentum", 0.9), "weight_decay": ("--weight-decay", 0.0),
-          "batch_size": ("--batch-size", 64), "dataset": ("--dataset", "mnist"), "seed": ("--seed", 0),
-          "val_size": ("--val-size", 5000), "max_steps": ("--max-steps", None)}
-FIXED = frozenset({"optimizer", "dataset", "seed", "val_size"})  # they make the run's data and state
+# The run's configuration, stored in its checkpoint: key -> (flag, default). The defaults of lr and epochs
+# depend on the optimizer and the model.
+CONFIG = {"model": ("--model", "mlp"), "epochs": ("--epochs", None), "lr": ("--lr", None),
+          "optimizer": ("--optimizer", "adam"), "momentum": ("--momentum", 0.9),
+          "weight_decay": ("--weight-decay", 0.0), "batch_size": ("--batch-size", 64),
+          "dataset": ("--dataset", "mnist"), "seed": ("--seed", 0),
+          "val_size": ("--val-size", 5000), "max_steps": ("--max-steps", None),
+          "augment": ("--augment", False)}
+EPOCHS = {"mlp": 10, "cnn": 4}  # the default --epochs of each model
+FIXED = frozenset({"model", "optimizer", "dataset", "seed", "val_size"})  # they make the run's data and state
 EPILOG = """\
 resuming:
-  --resume DIR continues a run with the configuration saved in its checkpoint (--epochs, --lr,
-  --optimizer, --momentum, --weight-decay, --batch-size, --dataset, --seed, --val-size, --max-steps
-  and --data-dir): no other flag is needed. One of these given again must agree with the saved
-  value; add --override to change --epochs, --lr, --momentum, --weight-decay, --max-steps or
-  (between epochs) --batch-size. --optimizer, --dataset, --seed and --val-size cannot change within
-  a run. --data-dir, --device and --out may differ. A finished run says so and exits.
+  --resume DIR continues a run with the configuration saved in its checkpoint (--model, --epochs,
+  --lr, --optimizer, --momentum, --weight-decay, --batch-size, --dataset, --seed, --val-size,
+  --max-steps, --augment and --data-dir): no other flag is needed. One of these given again must agree
+  with the saved value; add --override to change --epochs, --lr, --momentum, --weight-decay,
+  --max-steps or (between epochs) --batch-size and --augment. --model, --optimizer, --dataset, --seed
+  and --val-size cannot change within a run. --data-dir, --device and --out may differ. A finished
+  run says so and exits.
 
 stopping:
   Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves checkpoint.npz and prints the command
@@ -63,7 +69,8 @@ def non_negative_float(text):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=positive(int), help="default: 10")
+    p.add_argument("--model", choices=sorted(MODELS), help="mlp: the workshop MLP (default); cnn: a small CNN")
+    p.add_argument("--epochs", type=positive(int), help=f"default: {EPOCHS['mlp']} (mlp), {EPOCHS['cnn']} (cnn)")
     p.add_argument("--batch-size", type=positive(int), help="default: 64")
     p.add_argument("--lr", type=positive(float), help="default: 1e-3 for adam, 0.05 for sgd")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help="default: adam")
@@ -78,6 +85,8 @@ def parse_args(argv=None):
     p.add_argument("--resume", default=None, metavar="PATH", help="a checkpoint.npz (or its run folder)")
     p.add_argument("--override", action="store_true", help="with --resume: flags given replace the saved ones")
     p.add_argument("--max-steps", type=positive(int), help="at most this many steps per epoch")
+    p.add_argument("--augment", action="store_true", default=None,
+                   help="shift training images by up to 2 pixels (per image, on the host: slower)")
     p.add_argument("--allow-nonfinite", action="store_true", help="train on when the loss is NaN/Inf")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-plot", action="store_true")
@@ -94,29 +103,54 @@ def parse_args(argv=None):
 def configure(args, saved):
     """The run's configuration: the flags given, else the resumed run's, else the defaults."""
     given = {k: getattr(args, k) for k in CONFIG}
-    optimizer = args.optimizer or (saved or {}).get("config", {}).get("optimizer") or "adam"
+    saved_config = (saved or {}).get("config", {})
+    optimizer = args.optimizer or saved_config.get("optimizer") or "adam"
+    model = args.model or saved_config.get("model") or "mlp"
     defaults = {k: default for k, (_, default) in CONFIG.items()}
     defaults["lr"] = 1e-3 if optimizer == "adam" else 0.05
+    defaults["epochs"] = EPOCHS[model]
     if saved is not None and "config" not in saved:  # a checkpoint from before configurations were saved
         saved["config"] = {k: v for k, v in given.items() if v is not None}
     return resume.resolve_config(given, defaults, None if saved is None else saved["config"],
                                  flags={k: flag for k, (flag, _) in CONFIG.items()}, fixed=FIXED,
-                                 epoch_boundary=frozenset({"batch_size"}), override=args.override,
+                                 epoch_boundary=frozenset({"batch_size", "augment"}), override=args.override,
                                  source=str(saved["path"]) if saved else "",
                                  mid_epoch=saved is not None and saved["position"] is not None)
 
 
 def load_data(data_dir, config):
-    """Train/validation split (seeded) and test set, as whole-array TensorDatasets."""
+    """Train/validation split (seeded) and test set: flat 784-vectors for the MLP, (1, 28, 28) images
+    for the CNN. Whole-array TensorDatasets (one gather per batch), except an --augment training set."""
     train = DATASETS[config["dataset"]](root=data_dir, train=True)
     test = DATASETS[config["dataset"]](root=data_dir, train=False)
-    x, y = train.arrays(flatten=True)
+    shape = (-1, 784) if MODELS[config["model"]][1] else (-1, 1, 28, 28)
+    x, y = train.arrays()
     if config["val_size"] >= len(y):
         raise RunError(f"--val-size {config['val_size']} leaves no training data ({len(y)} samples)")
     order = np.random.default_rng(config["seed"]).permutation(len(y))
     val_idx, train_idx = order[:config["val_size"]], order[config["val_size"]:]
-    tx, ty = test.arrays(flatten=True)
-    return TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[val_idx], y[val_idx]), TensorDataset(tx, ty)
+    tx, ty = test.arrays()
+    if config["augment"]:
+        black = float(train._standardise(np.zeros((1, 1), np.uint8))[0, 0])
+        train_set = Shifted(x[train_idx], y[train_idx], black, shape[1:])
+    else:
+        train_set = TensorDataset(x[train_idx].reshape(shape), y[train_idx])
+    return train_set, TensorDataset(x[val_idx].reshape(shape), y[val_idx]), TensorDataset(tx.reshape(shape), ty)
+
+
+class Shifted(Dataset):
+    """--augment: each training image shifted by up to 2 pixels each way (RandomCrop of the image padded
+    with black), drawn from the host generator that checkpoints save, so resumed runs repeat the draws."""
+
+    def __init__(self, images, labels, black, shape):
+        self.images, self.labels, self.shape = images, labels, shape
+        self.shift = transforms.RandomCrop(28, padding=2, fill=black)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.shift(self.images[i]).reshape(self.shape), self.labels[i]
 
 
 def make_optimizer(config, model):
@@ -168,15 +202,16 @@ def main(argv=None) -> int:
             val_loader = DataLoader(val_set, batch_size=1000, device=device)
             test_loader = DataLoader(test_set, batch_size=1000, device=device)
 
-            model = workshop_mlp()
+            model = MODELS[config["model"]][0]()
             optimizer = make_optimizer(config, model)
             scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
             run = Run(out, config, model, optimizer, scheduler, data_dir=data_dir,
                       resume_command=resume_command(args, out))
             if saved:
                 run.resume_from(saved, changed, flags={k: flag for k, (flag, _) in CONFIG.items()})
-            print(f"training {config['dataset']} on {device} ({mt.get_backend(device).name}): {len(train_set)} "
-                  f"train, {len(val_set)} validation, {len(test_set)} test; writing to {out}")
+            print(f"training the {config['model']} on {config['dataset']} on {device} "
+                  f"({mt.get_backend(device).name}): {len(train_set)} train, {len(val_set)} validation, "
+                  f"{len(test_set)} test; writing to {out}")
             loss_fn = nn.CrossEntropyLoss()
             stopped = run.train(train_loader, val_loader, loss_fn, stop, check_finite=not args.allow_nonfinite,
                                 progress=progress_bars(args, config, len(train_set)))
