@@ -138,8 +138,8 @@ def train_section(rows: list[dict]) -> str:
         body.append(line)
     head = ["network", "batch"] + cols + ["minitorch ÷ PyTorch (>1: faster)", "NumPy by hand ÷ PyTorch",
                                           "minitorch step time over NumPy by hand"]
-    return ("### Training step: samples/s (forward, cross-entropy, zero_grad, backward, Adam; float32; "
-            "higher is better)\n\n"
+    return ("### Training step: samples/s (forward, loss, zero_grad, backward, optimizer step: cross-entropy and "
+            "Adam for the MLPs, nll_loss and Adadelta for PyTorch's MNIST example CNN; float32; higher is better)\n\n"
             + table(head, body))
 
 
@@ -163,9 +163,9 @@ def floor_section(rows: list[dict], rates: dict[str, float]) -> str:
         body.append(line)
     rate_text = ", ".join(f"{k} {rates[k]:.0f} GFLOP/s" for k in libs)
     return ("### GEMM floor\n\n"
-            "Step FLOPs = 2·B·(3·Σ in·out − in₀·out₀) over the Linear layers: one forward and two backward "
-            "GEMMs "
-            "(dW, dx) per layer, minus the input layer's dx GEMM, which every framework here skips. "
+            "Step FLOPs = 2·B·(3·Σ in·out − in₀·out₀) over the Linear layers (the CNN's convolutions "
+            "count as their im2col GEMMs): one forward and two backward GEMMs (dW, dx) per layer, minus the "
+            "input layer's dx GEMM, which every framework here skips. "
             f"Floor = step FLOPs / the library's 1024³ float32 GEMM rate ({rate_text}). Cells: step ms "
             "(share of the step above the floor: small-GEMM inefficiency, elementwise work, framework overhead).\n\n"
             + table(["network", "batch", "GFLOP/step"] + [f"floor ms ({k})" for k in libs] + cols, body))
