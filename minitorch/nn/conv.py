@@ -36,9 +36,8 @@ class _ConvNd(Module):
                              f"divisible by groups ({groups})")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not implemented in minitorch; only "
-                                      f"'zeros' is (pad the input with F.pad first)")
+        if padding_mode != "zeros" and self._transposed:
+            raise ValueError(f'Only "zeros" padding mode is supported for {name}')
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride = _tuple(kernel_size, dims), _tuple(stride, dims)
         self.dilation, self.output_padding = _tuple(dilation, dims), _tuple(output_padding, dims)
@@ -51,6 +50,12 @@ class _ConvNd(Module):
         else:
             self.padding = _tuple(padding, dims)
         self.padding_mode = padding_mode
+        # F.pad's argument for the other padding modes: (left, right) per dim, last dim first, as PyTorch's.
+        self._pad_twice: tuple = ()
+        for dim in reversed(range(dims)):
+            total = (self.dilation[dim] * (self.kernel_size[dim] - 1) if padding == "same" else 0) \
+                if isinstance(padding, str) else 2 * self.padding[dim]
+            self._pad_twice += (total // 2, total - total // 2)
         shape = (in_channels, out_channels // groups) if self._transposed else (out_channels, in_channels // groups)
         self.weight = Parameter(empty(*shape, *self.kernel_size, device=device, dtype=dtype))
         if bias:
@@ -58,6 +63,12 @@ class _ConvNd(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _padded(self, x: Tensor) -> tuple[Tensor, Any]:
+        """(input, the conv's padding): 'zeros' pads inside the conv; the other modes pad with F.pad first."""
+        if self.padding_mode == "zeros":
+            return x, self.padding
+        return ops.pad(x, self._pad_twice, mode=self.padding_mode), 0
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
@@ -95,7 +106,8 @@ class Conv1d(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return ops.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -108,7 +120,8 @@ class Conv2d(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return ops.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):

@@ -248,9 +248,31 @@ def test_default_init_is_kaiming_uniform_like_pytorch(make_layer):
     assert abs(layer.weight.detach().numpy().std() - bound / math.sqrt(3)) < 0.15 * bound
 
 
+@needs_torch
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dims,padding,dilation", [(2, 1, 1), (2, (2, 1), (1, 2)), (2, "same", 2), (1, 2, 1),
+                                                   (1, "same", 1)])
+def test_padding_modes_match_pytorch(mode, dims, padding, dilation):
+    ours = (nn.Conv2d if dims == 2 else nn.Conv1d)(3, 4, 3, padding=padding, dilation=dilation, padding_mode=mode,
+                                                   dtype=mt.float64)
+    theirs = (torch.nn.Conv2d if dims == 2 else torch.nn.Conv1d)(3, 4, 3, padding=padding, dilation=dilation,
+                                                               padding_mode=mode, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight.detach().numpy()))
+        theirs.bias.copy_(torch.from_numpy(ours.bias.detach().numpy()))
+    x = np.random.default_rng(0).standard_normal((2, 3) + (7, 6)[:dims])
+    a, b = mt.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ya, yb = ours(a), theirs(b)
+    np.testing.assert_allclose(ya.detach().numpy(), yb.detach().numpy(), rtol=1e-12, atol=1e-12)
+    ya.sum().backward()
+    yb.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_module_argument_errors():
-    with pytest.raises(NotImplementedError, match="padding_mode='reflect'"):
-        nn.Conv2d(1, 1, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match='Only "zeros" padding mode'):
+        nn.ConvTranspose2d(1, 1, 3, padding_mode="reflect")
     with pytest.raises(ValueError, match="padding_mode must be one of"):
         nn.Conv2d(1, 1, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="divisible by groups"):
