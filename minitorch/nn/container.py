@@ -147,51 +147,61 @@ class ModuleList(Module):
         raise NotImplementedError("ModuleList has no forward(): iterate over it in your module's forward")
 
 
-class ModuleDict(Module):
+class _DictAPI(Module):
+    """The read/delete half of the dict API over one of the Module's registries (`_entries`)."""
+
+    def _entries(self) -> dict:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        return self._entries()[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._entries()[key]
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries()
+
+    def keys(self) -> Any:
+        """The keys, in insertion order."""
+        return self._entries().keys()
+
+    def values(self) -> Any:
+        """The values, in insertion order."""
+        return self._entries().values()
+
+    def items(self) -> Any:
+        """(key, value) pairs, in insertion order."""
+        return self._entries().items()
+
+    def pop(self, key: str) -> Any:
+        """Remove and return the value under `key`."""
+        value = self._entries()[key]
+        del self[key]
+        return value
+
+
+class ModuleDict(_DictAPI):
     """An ordered dict of modules, registered as children under their keys (the dict API, insertion order)."""
+
+    def _entries(self) -> dict:
+        return self._modules
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
-
     def __setitem__(self, key: str, module: Module) -> None:
         if not isinstance(key, str):
             raise TypeError(f"ModuleDict keys must be strings, got {type(key).__name__}")
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._modules
-
-    def keys(self) -> Any:
-        """The keys, in insertion order."""
-        return self._modules.keys()
-
-    def values(self) -> Any:
-        """The modules, in insertion order."""
-        return self._modules.values()
-
-    def items(self) -> Any:
-        """(key, module) pairs, in insertion order."""
-        return self._modules.items()
-
-    def pop(self, key: str) -> Module:
-        """Remove and return the module under `key`."""
-        module = self._modules[key]
-        del self[key]
-        return module
 
     def clear(self) -> None:
         """Remove every module."""
@@ -255,51 +265,21 @@ class ParameterList(Module):
                          for i, p in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_DictAPI):
     """An ordered dict of Parameters, registered under their keys (tensors given are wrapped in Parameters)."""
+
+    def _entries(self) -> dict:
+        return self._parameters
 
     def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key: str) -> Any:
-        return self._parameters[key]
-
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"ParameterDict keys must be strings, got {type(key).__name__}")
         self.register_parameter(key, _as_parameter(value))
-
-    def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._parameters
-
-    def keys(self) -> Any:
-        """The keys, in insertion order."""
-        return self._parameters.keys()
-
-    def values(self) -> Any:
-        """The parameters, in insertion order."""
-        return self._parameters.values()
-
-    def items(self) -> Any:
-        """(key, parameter) pairs, in insertion order."""
-        return self._parameters.items()
-
-    def pop(self, key: str) -> Any:
-        """Remove and return the parameter under `key`."""
-        value = self._parameters[key]
-        del self[key]
-        return value
 
     def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
         """Add (or replace) parameters from (key, value) pairs or a mapping (a plain dict in sorted key order, as

@@ -8,8 +8,9 @@ class Dropout(Function):
     """Keeps the expected value, so evaluation needs no rescaling."""
 
     @staticmethod
-    def forward(ctx, x, p=0.5):
-        mask = ctx.backend.dropout_mask(x.shape, p, x.dtype)  # 0 or 1/(1-p), drawn on the device
+    def forward(ctx, x, p=0.5, mask_shape=None):
+        # mask_shape: one multiplier per broadcast block (dropout2d: per (sample, channel)); default elementwise.
+        mask = ctx.backend.dropout_mask(mask_shape or x.shape, p, x.dtype)  # 0 or 1/(1-p), drawn on the device
         ctx.save_for_backward(mask)
         return x * mask
 

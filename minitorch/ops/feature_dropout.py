@@ -3,24 +3,8 @@ from __future__ import annotations
 
 import warnings
 
-from ..autograd import Function
 from ._util import is_float
-
-
-class FeatureDropout(Function):
-    """x * mask, one inverted-dropout multiplier per (sample, channel), broadcast over the positions."""
-
-    @staticmethod
-    def forward(ctx, x, p=0.5):
-        shape = tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
-        mask = ctx.backend.dropout_mask(shape, p, x.dtype)  # 0 or 1/(1-p), drawn on the device
-        ctx.save_for_backward(mask)
-        return x * mask
-
-    @staticmethod
-    def backward(ctx, grad):
-        (mask,) = ctx.saved
-        return grad * mask
+from .dropout import Dropout
 
 
 def dropout2d(x, p=0.5, training=True, inplace=False):
@@ -42,7 +26,8 @@ def dropout2d(x, p=0.5, training=True, inplace=False):
         return x
     if not is_float(x):
         raise RuntimeError(f"dropout2d: result type Float can't be cast to the desired output type {x.dtype}")
-    fn = (lambda t: t * 0.0) if p == 1.0 else (lambda t: FeatureDropout.apply(t, p=p))
+    per_channel = tuple(x.shape[:2]) + (1,) * (x.ndim - 2)  # one multiplier per (sample, channel)
+    fn = (lambda t: t * 0.0) if p == 1.0 else (lambda t: Dropout.apply(t, p=p, mask_shape=per_channel))
     if not inplace:
         return fn(x)
     from ..inplace import apply_

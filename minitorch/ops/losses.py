@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import dtypes, kernels
 from ..autograd import Function
 from ._util import binary_operands
+from .nll import rows as _flatten_classes  # (N, C, d...) -> (N*d, C), shared with nll_loss
 from .nll import weighted_cross_entropy
 
 
@@ -23,16 +24,6 @@ class CrossEntropy(Function):
         logits, target, lse = ctx.saved
         dx = ctx.backend.kernels.softmax_cross_entropy_backward(grad, logits, target, lse, *ctx.args)
         return dx, None
-
-
-def _flatten_classes(x, target):
-    """(N, C, d1, ...) logits and (N, d1, ...) targets -> (N*d, C) and (N*d,), as torch's spatial CE."""
-    if x.ndim == 1:
-        return x.reshape(1, -1), target.reshape(1)
-    if x.ndim > 2:
-        dims = (0,) + tuple(range(2, x.ndim)) + (1,)
-        return x.permute(dims).reshape(-1, x.shape[1]), target.reshape(-1)
-    return x, target
 
 
 def _check_targets(x, target, ignore_index) -> bool:
