@@ -7,6 +7,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .versions import check_versions, check_view, saved_versions, share_storage
+
 
 class _GradState(threading.local):
     """Grad mode is per thread, as in PyTorch: no_grad() in one thread never affects another."""
@@ -127,15 +129,15 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 class Context:
     """What a Function's forward leaves for its backward; also the graph node of its output."""
 
-    __slots__ = ("backend", "saved", "fn", "inputs", "parents", "needs_input_grad", "retained", "freed",
-                 "versions", "hooks", "__dict__")
+    __slots__ = ("backend", "saved", "fn", "inputs", "parents", "needs_input_grad", "freed", "versions", "hooks",
+                 "__dict__")
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
         self.saved: tuple = ()
-        self.retained = None  # the output tensor, when it called retain_grad()
         self.freed = False
-        self.hooks = None     # functions of the output's gradient (Tensor.register_hook), or None
+        # Functions of the output's gradient (register_hook; retain_grad's hook is kept last), or None.
+        self.hooks = None
         self.versions = ()    # (tensor, version, which) for each saved input/output: checked in backward
 
     @property
@@ -179,7 +181,7 @@ class Function:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on one device, "
                                        f"got {backend.device} and {a.device}; move one with .to(device)")
                 if a._base is not None:
-                    _check_view(a, cls.__name__)
+                    check_view(a, cls.__name__)
                 needs.append(a.requires_grad)
                 raw.append(a.array)
             else:
@@ -204,7 +206,7 @@ class Function:
         if not record:
             t = tensor_type._make(out, backend, False, None)
             if view:
-                _share_storage(t, args[0])
+                share_storage(t, args[0])
             return t
         ctx.fn = cls
         ctx.inputs = args
@@ -212,58 +214,10 @@ class Function:
         ctx.parents = tuple(a.grad_fn if n else None for a, n in zip(args, needs))
         t = tensor_type._make(out, backend, True, ctx)
         if view:
-            _share_storage(t, args[0])
+            share_storage(t, args[0])
         if ctx.saved:
-            ctx.versions = _saved_versions(ctx.saved, args, tensor_type, t)
+            ctx.versions = saved_versions(ctx.saved, args, tensor_type, t)
         return t
-
-
-def _share_storage(view: Any, base: Any) -> None:
-    """Give a view its base's version counter; remember the base's history to detect rebasing."""
-    view._vc = base._vc
-    root = base._base if base._base is not None else base
-    view._base, view._base_fn = root, root.grad_fn
-
-
-def _check_view(t: Any, op: str) -> None:
-    """A view whose base was rewritten in place by a recorded op describes an old graph: refuse it."""
-    if t._base.grad_fn is not t._base_fn:
-        raise RuntimeError(f"{op}: this tensor is a view of a tensor that was modified in place by an operation "
-                           "recorded by autograd after the view was taken, so its gradient would be wrong. "
-                           "minitorch does not rebase views (PyTorch does): take the view again after the "
-                           "in-place op, or clone() the view before it")
-
-
-def _saved_versions(saved: tuple, args: tuple, tensor_type: type, out: Any) -> tuple:
-    """(tensor, version, which) for each input or output whose storage the op saved; checked in backward."""
-    found = []
-    for s in saved:
-        if _same_storage(s, out.array):
-            found.append((out, 0, "output 0"))
-            continue
-        for i, a in enumerate(args):
-            if isinstance(a, tensor_type) and _same_storage(s, a.array):
-                found.append((a, a._vc[0], f"input {i}"))
-                break
-    return tuple(found)
-
-
-def _same_storage(s: Any, a: Any) -> bool:
-    """Whether s and a are one array or views of one buffer (NumPy's and CuPy's .base)."""
-    if s is a:
-        return True
-    sb, ab = getattr(s, "base", None), getattr(a, "base", None)
-    return (sb is not None and (sb is a or sb is ab)) or (ab is not None and ab is s)
-
-
-def _check_versions(node: Context) -> None:
-    for t, version, which in node.versions:
-        if t._vc[0] != version:
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{t.dtype} tensor of shape {list(t.shape)}], which is {which} of {node.name}, "
-                f"is at version {t._vc[0]}; expected version {version} instead. Hint: clone() it before "
-                "the in-place change, or use the out-of-place op")
 
 
 _TENSOR = None
@@ -316,15 +270,70 @@ def _topological_order(root: Context) -> list[Context]:
     return order
 
 
+# -- backward observers: tools (trace, graph drawings) that watch each op's backward -----------------
+backward_observers: list[Callable[..., Any]] = []
+
+
+class ObserverHandle:
+    """Returned by add_backward_observer: `.remove()`, or the end of a `with` block, unregisters it."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def remove(self) -> None:
+        for i, f in enumerate(backward_observers):
+            if f is self.fn:
+                del backward_observers[i]
+                return
+
+    def __enter__(self) -> "ObserverHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+def add_backward_observer(fn: Callable[..., Any]) -> ObserverHandle:
+    """Call fn(node, grad_in, grads_out) for each node backward runs, right after its op's backward.
+
+    node is the Context (its .inputs, .parents and .needs_input_grad are still there), grad_in the
+    upstream gradient array after tensor hooks, grads_out the tuple the op's backward returned (raw:
+    before unbroadcast and dtype casts). If fn has an `on_accumulate(tensor, grad)` method, it is
+    called for each leaf with its gradient summed over paths, before the leaf's hooks and .grad.
+    """
+    backward_observers.append(fn)
+    return ObserverHandle(fn)
+
+
+def _watch(node: Context, g: Any, grads: tuple, observers: tuple | None) -> None:
+    """Per node, only when observers or detect_anomaly are on: observers first, so they see a NaN's op."""
+    for fn in observers or ():
+        fn(node, g, grads)
+    if _state.anomaly:
+        _anomaly_in_backward(node, grads)
+
+
+def _observe_leaves(observers: tuple, leaves: Any) -> None:
+    for fn in observers:
+        on_accumulate = getattr(fn, "on_accumulate", None)
+        if on_accumulate is not None:
+            for t, g in leaves:
+                on_accumulate(t, g)
+
+
 _FREED_MSG = ("backward through a graph a second time: its saved arrays were freed after the first "
               "backward; pass retain_graph=True to the first backward() if you need to do this")
 
 
 def run_backward(root: Any, grad: Any, retain_graph: bool = False) -> None:
     """Propagate `grad` from `root` to every leaf that requires grad, summing over paths."""
+    observers = tuple(backward_observers) if backward_observers else None  # the one check when none observe
     if root.grad_fn is None:  # a leaf: its gradient is the seed itself
+        if observers is not None:
+            _observe_leaves(observers, ((root, grad),))
         root._accumulate(grad)
         return
+    watch = _state.anomaly or observers is not None  # read once: the loop checks a local
     pending = {id(root.grad_fn): grad}
     leaf_grads: dict[int, tuple[Any, Any]] = {}
     for node in _topological_order(root.grad_fn):
@@ -333,16 +342,14 @@ def run_backward(root: Any, grad: Any, retain_graph: bool = False) -> None:
         g = pending.pop(id(node), None)
         if g is None:
             continue
-        if node.hooks is not None:
+        if node.hooks is not None:  # register_hook's functions, then retain_grad's
             g = _run_hooks(node, g)
-        if node.retained is not None:
-            node.retained._accumulate(_copy(g))  # a copy: g flows on, and views of it may reach leaves
-        _check_versions(node)
+        check_versions(node)
         grads = node.fn.backward(node, g)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        if _state.anomaly:
-            _anomaly_in_backward(node, grads)
+        if watch:
+            _watch(node, g, grads, observers)
         previous = None
         for t, gi, parent, needed in zip(node.inputs, grads, node.parents, node.needs_input_grad):
             if not needed or gi is None:
@@ -362,6 +369,8 @@ def run_backward(root: Any, grad: Any, retain_graph: bool = False) -> None:
                 leaf_grads[id(t)] = (t, gi if prev is None else prev[1] + gi)
         if not retain_graph:
             node.saved, node.inputs, node.parents, node.freed = (), (), (), True
+    if observers is not None:
+        _observe_leaves(observers, leaf_grads.values())
     for t, g in leaf_grads.values():
         t._accumulate(g)
 
@@ -381,6 +390,7 @@ def _run_hooks(node: Context, g: Any) -> Any:
 
 
 from .gradcheck import gradcheck  # noqa: E402  (re-exported: minitorch.autograd.gradcheck)
+from .tracing import trace  # noqa: E402  (re-exported: minitorch.autograd.trace)
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",
-           "unbroadcast", "run_backward", "gradcheck"]
+           "unbroadcast", "run_backward", "gradcheck", "backward_observers", "add_backward_observer", "trace"]

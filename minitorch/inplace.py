@@ -10,6 +10,7 @@ grad_fn: `y = a * 2; y[0] = 0; y.sum().backward()` gives a.grad = [0, 2, 2], as 
 from __future__ import annotations
 
 import itertools
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -52,6 +53,7 @@ def apply_(t: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> T
     out = fn(old, *args, **kwargs)
     _write(t, out)
     t.grad_fn, t.requires_grad = out.grad_fn, out.requires_grad
+    move_retain(t, old.grad_fn)
     return t
 
 
@@ -176,15 +178,58 @@ def register_hook(t: Tensor, hook: Callable[[Tensor], Any]) -> RemovableHandle:
     """Call hook(grad) when t's gradient has been computed; a returned tensor replaces the gradient."""
     if not t.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-    if t.grad_fn is not None:
-        if t.grad_fn.hooks is None:
-            t.grad_fn.hooks = {}
-        hooks = t.grad_fn.hooks
-    else:
-        hooks = t.__dict__.setdefault("_hooks", {})
+    hooks = _node_hooks(t) if t.grad_fn is not None else t.__dict__.setdefault("_hooks", {})
     key = next(_hook_ids)
     hooks[key] = hook
+    if RETAIN in hooks:  # PyTorch runs retain_grad's hook last, whenever it was added
+        hooks[RETAIN] = hooks.pop(RETAIN)
     return RemovableHandle(hooks, key)
+
+
+RETAIN = "retain_grad"  # the key of retain_grad's hook in a node's hooks
+
+
+class RetainGrad:
+    """retain_grad's hook: add the gradient (as the other hooks left it) into the tensor's .grad."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, t: Tensor) -> None:
+        self.tensor = weakref.ref(t)  # the graph must not keep the tensor alive
+
+    def __call__(self, grad: Tensor) -> None:
+        t = self.tensor()
+        if t is not None:  # a copy: the gradient flows on, and views of it may reach leaves
+            t._accumulate(grad.xp.asarray(grad.array, copy=True))
+
+
+def retain_grad(t: Tensor) -> None:
+    """Make backward fill t.grad although t is not a leaf: a hook that always runs after t's others."""
+    if not t.requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if t.grad_fn is not None and not retains_grad(t):  # a leaf keeps its gradient anyway; twice is once
+        _node_hooks(t)[RETAIN] = RetainGrad(t)
+
+
+def retains_grad(t: Tensor) -> bool:
+    """Whether retain_grad() was called on this non-leaf (and not undone by detach_)."""
+    hook = t.grad_fn.hooks.get(RETAIN) if t.grad_fn is not None and t.grad_fn.hooks else None
+    return hook is not None and hook.tensor() is t
+
+
+def move_retain(t: Tensor, old_fn: Any) -> None:
+    """After an in-place op gave t a new node, its retain_grad hook follows it (hooks stay: PyTorch's rule)."""
+    hook = old_fn.hooks.get(RETAIN) if old_fn is not None and old_fn.hooks else None
+    if hook is not None and hook.tensor() is t:
+        del old_fn.hooks[RETAIN]
+        _node_hooks(t)[RETAIN] = hook
+
+
+def _node_hooks(t: Tensor) -> dict:
+    """The hooks dict of t's graph node, made on first use."""
+    if t.grad_fn.hooks is None:
+        t.grad_fn.hooks = {}
+    return t.grad_fn.hooks
 
 
 # -- helpers for Module.to, load_state_dict and optimizers ----------------------------------------

@@ -161,13 +161,13 @@ class Tensor:
             self.grad._vc[0] += 1
 
     def retain_grad(self) -> None:
-        """Keep this non-leaf's gradient in .grad after backward."""
-        if self.grad_fn is not None:
-            self.grad_fn.retained = self
+        """Keep this non-leaf's gradient in .grad after backward (a hook run after its other hooks)."""
+        inplace.retain_grad(self)
 
     @property
     def retains_grad(self) -> bool:
-        return self.grad_fn is not None and self.grad_fn.retained is self
+        """Whether retain_grad() was called on this non-leaf."""
+        return inplace.retains_grad(self)
 
     def register_hook(self, hook: Any) -> Any:
         """Call hook(grad) when this tensor's gradient is computed; it may return a replacement."""
