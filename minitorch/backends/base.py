@@ -18,6 +18,10 @@ class Backend:
     def __init__(self) -> None:
         self.rng = self.make_rng(None)
 
+    def __deepcopy__(self, memo: dict) -> "Backend":
+        # One Backend per device and process: copy.deepcopy(model) must give tensors on the same device.
+        return self
+
     # -- namespace -------------------------------------------------------------------------
     @property
     def xp(self) -> Any:

@@ -13,6 +13,8 @@ from ..backends import canonical_device, get_backend
 from ..tensor import Tensor
 from ..inplace import cast_, copy_, move_, zero_grads
 from ..dtypes import is_dtype_name
+from ..utils.hooks import RemovableHandle
+from . import hooks as _hooks
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -22,6 +24,7 @@ class Module:
     """Base class of every layer: assign Parameters, Modules and buffers as attributes to register them."""
 
     training: bool
+    _has_hooks = False  # set by register_*_hook; the one check Module.__call__ makes for hooks
 
     def __init__(self) -> None:
         # object.__setattr__: our own __setattr__ needs these dicts to exist first.
@@ -30,13 +33,49 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        _hooks.init_hook_dicts(self)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation; subclasses override it and are called as module(x)."""
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        try:
+            if self._has_hooks:
+                return _hooks.call(self, args, kwargs)
+            out = self.forward(*args, **kwargs)
+        except Exception as exc:
+            from .explain import explain  # noqa: PLC0415  (the error path only)
+            explain(self, args, kwargs, exc)  # the outermost call adds the layer walk to exc
+            raise
+        if isinstance(out, Tensor):  # tag the output's node for graph drawings; none when grad is off
+            if out.grad_fn is not None:
+                _hooks.record_call(self, args, out)
+        elif isinstance(out, (tuple, list)):
+            _hooks.record_call(self, args, out)
+        return out
+
+    # -- hooks (PyTorch's semantics and order; see hooks.py) ---------------------------------------
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """hook(module, args) before forward; it may return new args (or, with_kwargs, (args, kwargs))."""
+        return _hooks.register(self, "_forward_pre_hooks", hook, prepend, with_kwargs=with_kwargs)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """hook(module, args, output) after forward (also on error if always_call); may return a new output."""
+        return _hooks.register(self, "_forward_hooks", hook, prepend, with_kwargs=with_kwargs,
+                               always_call=always_call)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_output) when the outputs' gradients are known; may return new grad_output."""
+        return _hooks.register(self, "_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_input, grad_output) once the positional inputs' gradients are known; may return a
+        replacement grad_input. As in PyTorch: None for a non-Tensor argument, zeros for a tensor that needs no
+        grad while another does, and all None (called at the outputs) when no input requires grad."""
+        return _hooks.register(self, "_backward_hooks", hook, prepend)
 
     # -- registration ------------------------------------------------------------------------
     def _dicts(self) -> tuple[dict, dict, dict]:
