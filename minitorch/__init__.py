@@ -35,7 +35,7 @@ from .ops import expand as broadcast_to
 from .ops import conv1d, conv2d, conv_transpose2d, max_pool1d, max_pool2d  # torch.<name> exists for these
 from .ops import erf
 from .tensor import Tensor
-from . import accelerator, cuda, data, nn, optim, training, utils
+from . import accelerator, cuda, data, nn, optim, training, utils, viz
 from .serialization import load, save
 
 # PyTorch's other names for the same functions.

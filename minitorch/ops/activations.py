@@ -12,6 +12,8 @@ from ._util import float_input, is_float, require_float
 class ReLU(Function):
     """max(x, 0): the gradient passes where the output is positive."""
 
+    rule = "dx = grad * (x > 0)"
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.maximum(x, ctx.xp.zeros((), dtype=x.dtype))
@@ -28,6 +30,8 @@ class ReLU(Function):
 class LeakyReLU(Function):
     """x if x > 0 else slope * x."""
 
+    rule = "dx = grad * (1 if x > 0 else slope)"
+
     @staticmethod
     def forward(ctx, x, slope=0.01):
         ctx.save_for_backward(x)
@@ -42,6 +46,8 @@ class LeakyReLU(Function):
 
 class Sigmoid(Function):
     """1 / (1 + e^-x): dy/dx = y (1 - y)."""
+
+    rule = "dx = grad * y * (1 - y)"
 
     @staticmethod
     def forward(ctx, x):
@@ -61,6 +67,8 @@ class Sigmoid(Function):
 class Tanh(Function):
     """tanh x: dy/dx = 1 - y^2."""
 
+    rule = "dx = grad * (1 - y**2)"
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.tanh(x)
@@ -75,6 +83,8 @@ class Tanh(Function):
 
 class GELU(Function):
     """x Phi(x) with the exact (erf) Phi, or PyTorch's tanh approximation."""
+
+    rule = "dx = grad * (Phi(x) + x * phi(x))  (tanh form: its derivative)"
 
     @staticmethod
     def forward(ctx, x, approximate="none"):
@@ -104,6 +114,8 @@ class GELU(Function):
 class Softmax(Function):
     """e^x / sum e^x along dim: dx = y * (g - sum(g * y))."""
 
+    rule = "dx = y * (grad - sum(grad * y))"
+
     @staticmethod
     def forward(ctx, x, dim=-1):
         xp = ctx.xp
@@ -121,6 +133,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """x - logsumexp(x) along dim (max subtracted first): dx = g - softmax * sum(g)."""
+
+    rule = "dx = grad - softmax(x) * sum(grad)"
 
     @staticmethod
     def forward(ctx, x, dim=-1):

@@ -9,6 +9,8 @@ from ._util import require_float, scalar_array
 class ELU(Function):
     """x if x > 0 else alpha (e^x - 1); at 0 the gradient is alpha's branch (alpha e^0), as PyTorch's."""
 
+    rule = "dx = grad * (1 if x > 0 else alpha * exp(x))"
+
     @staticmethod
     def forward(ctx, x, alpha=1.0):
         xp = ctx.xp
@@ -29,6 +31,8 @@ class ELU(Function):
 class SiLU(Function):
     """x sigmoid(x): dy/dx = s (1 + x (1 - s))."""
 
+    rule = "dx = grad * s * (1 + x * (1 - s)),  s = sigmoid(x)"
+
     @staticmethod
     def forward(ctx, x):
         xp = ctx.xp
@@ -46,6 +50,8 @@ class SiLU(Function):
 
 class Softplus(Function):
     """log(1 + e^{beta x}) / beta, and x itself where beta x > threshold (PyTorch's linear cut-off)."""
+
+    rule = "dx = grad * sigmoid(beta * x)  (grad where beta * x > threshold)"
 
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
@@ -65,6 +71,8 @@ class Softplus(Function):
 
 class Hardtanh(Function):
     """x clamped to [min_val, max_val]; the gradient is 0 at and beyond both bounds, as PyTorch's."""
+
+    rule = "dx = grad * (lo < x < hi)"
 
     @staticmethod
     def forward(ctx, x, lo, hi):

@@ -17,6 +17,8 @@ class BinaryCrossEntropy(Function):
     dx = w (x - y) / max(x (1 - x), 1e-12); dy = -w logit(x) (PyTorch's target gradient, not clamped).
     """
 
+    rule = "dx = grad * w * (x - y) / (x * (1 - x));  dy = -grad * w * logit(x)"
+
     @staticmethod
     def forward(ctx, x, y, w=None):
         xp = ctx.xp
@@ -43,6 +45,8 @@ class BinaryCrossEntropyWithLogits(Function):
 
     dx = w ((p y + 1 - y) sigmoid(x) - p y); dy = w (log sigmoid(-x) - p log sigmoid(x)) (p = 1 without pos_weight).
     """
+
+    rule = "dx = grad * w * (sigmoid(x) - y);  dy = -grad * w * x  (without pos_weight)"
 
     @staticmethod
     def forward(ctx, x, y, w=None, p=None):

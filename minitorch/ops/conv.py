@@ -46,6 +46,8 @@ def _xp_columns(k, x, kernel, stride, padding, dilation, groups):
 class Conv2d(Function):
     """y = W * x + b: im2col lays every window out as a column, so the convolution is one matmul per group."""
 
+    rule = "dx = col2im(W.T @ grad);  dW = grad @ im2col(x).T;  db = sum over batch, pixels"
+
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups, extra=(0, 0)):
         xp = ctx.xp

@@ -39,6 +39,8 @@ class ConvTranspose2d(Function):
     from both sides; output_padding extends the far side (with zeros where the canvas ends).
     """
 
+    rule = "dx = W @ im2col(grad);  dW = x @ im2col(grad).T;  db = sum over batch, pixels"
+
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups, out_size):
         xp = ctx.xp

@@ -9,6 +9,8 @@ from ..backends import get_backend
 class Cast(Function):
     """Change dtype; the gradient is cast back to the input's dtype."""
 
+    rule = "da = grad cast back to a's dtype"
+
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.dtype = a.dtype
@@ -21,6 +23,8 @@ class Cast(Function):
 
 class ToDevice(Function):
     """Copy to another device through host memory; the gradient travels back the same way."""
+
+    rule = "da = grad copied back to a's device"
 
     @staticmethod
     def forward(ctx, a, device):

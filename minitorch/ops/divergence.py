@@ -16,6 +16,8 @@ class SmoothL1(Function):
     Its gradient is d / beta clipped to [-1, 1] (PyTorch's; at |d| = beta both sides give +-1).
     """
 
+    rule = "dx = grad * clip((x - t) / beta, -1, 1);  dt = -dx"
+
     @staticmethod
     def forward(ctx, x, t, beta=1.0):
         xp = ctx.xp
@@ -38,6 +40,8 @@ class KLDiv(Function):
     dx = -t (or -e^t); dt = log t + 1 - x (or e^t (t - x + 1)). At t = 0 the term is 0 (xlogy's convention)
     and dt is nan, as PyTorch's xlogy gradient gives there.
     """
+
+    rule = "dx = -grad * t;  dt = grad * (log(t) + 1 - x)  (t as probabilities)"
 
     @staticmethod
     def forward(ctx, x, t, log_target=False):

@@ -7,6 +7,8 @@ from ..autograd import Function
 class Dropout(Function):
     """Keeps the expected value, so evaluation needs no rescaling."""
 
+    rule = "dx = grad * mask  (forward's mask: 0 or 1/(1-p))"
+
     @staticmethod
     def forward(ctx, x, p=0.5, mask_shape=None):
         # mask_shape: one multiplier per broadcast block (dropout2d: per (sample, channel)); default elementwise.

@@ -18,6 +18,8 @@ from .selection import where  # noqa: F401  (re-exported: losses import it from 
 class Add(Function):
     """a + b"""
 
+    rule = "da = grad;  db = grad"
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -30,6 +32,8 @@ class Add(Function):
 class Sub(Function):
     """a - b"""
 
+    rule = "da = grad;  db = -grad"
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -41,6 +45,8 @@ class Sub(Function):
 
 class Mul(Function):
     """a * b"""
+
+    rule = "da = grad * b;  db = grad * a"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -58,6 +64,8 @@ class Mul(Function):
 class Div(Function):
     """a / b"""
 
+    rule = "da = grad / b;  db = -grad * a / b**2"
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
@@ -72,6 +80,8 @@ class Div(Function):
 
 class Pow(Function):
     """a ** b: d/da = b a^(b-1) (0 where b == 0, even at a == 0); d/db = a^b ln a (0 where a == 0 and b >= 0)."""
+
+    rule = "da = grad * b * a**(b - 1);  db = grad * a**b * log(a)"
 
     @staticmethod
     def forward(ctx, a, b, exponent=None):
@@ -109,6 +119,8 @@ def _integer_power(xp: Any, a: Any, b: Any) -> Any:
 class Neg(Function):
     """-a"""
 
+    rule = "da = -grad"
+
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -121,6 +133,8 @@ class Neg(Function):
 class FloorDivide(Function):
     """floor(a / b). Piecewise constant; PyTorch defines no derivative, so backward raises as it does."""
 
+    rule = "no derivative: backward raises, as in PyTorch"
+
     @staticmethod
     def forward(ctx, a, b):
         return ctx.xp.floor_divide(a, b)
@@ -132,6 +146,8 @@ class FloorDivide(Function):
 
 class Remainder(Function):
     """a - b * floor(a / b) (the result takes the divisor's sign, as Python's %): d/da = 1, d/db = -floor(a / b)."""
+
+    rule = "da = grad;  db = -grad * floor(a / b)"
 
     @staticmethod
     def forward(ctx, a, b, scalar=None):

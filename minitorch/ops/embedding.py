@@ -9,6 +9,8 @@ from ..tensor import Tensor
 class Embedding(Function):
     """weight[indices]: each looked-up row's gradient is added back to that row (repeats accumulate)."""
 
+    rule = "dweight = grad rows added into the rows looked up"
+
     @staticmethod
     def forward(ctx, weight, indices, padding_idx=None, scale_grad_by_freq=False):
         xp = ctx.xp

@@ -17,6 +17,8 @@ from .reduce import expand_back, keep_dims
 class Max(Function):
     """max over dims (amax, and max() without dim): the gradient is shared evenly by the maximal elements."""
 
+    rule = "da = grad shared evenly by the maximal elements"
+
     reduce = "max"
 
     @classmethod
@@ -43,12 +45,16 @@ class Max(Function):
 class Min(Max):
     """min over dims (amin, and min() without dim): the gradient is shared evenly by the minimal elements."""
 
+    rule = "da = grad shared evenly by the minimal elements"
+
     reduce = "min"
 
 
 class IndexedValue(Function):
     """The values of max(dim)/min(dim): the elements at the given indices along `axis`; the gradient
     goes to those indices only (as PyTorch, which does not share it among ties)."""
+
+    rule = "da = grad at the chosen indices, 0 elsewhere"
 
     @staticmethod
     def forward(ctx, a, index, axis, keepdim):
@@ -71,6 +77,8 @@ class IndexedValue(Function):
 
 class LogSumExp(Function):
     """log(sum(exp(a))) over dims, with the maximum shifted out first: d/da = exp(a - out) (a softmax)."""
+
+    rule = "da = grad * exp(a - out)  (a softmax)"
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):

@@ -8,6 +8,8 @@ from ._util import require_float
 class GroupNorm(Function):
     """y = (x - mean_g) / sqrt(var_g + eps) * w_c + b_c, statistics over each (sample, group)."""
 
+    rule = "dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = grad * w;  dw = sum(grad * xhat);  db = sum(grad)"
+
     @staticmethod
     def forward(ctx, x, weight, bias, groups, eps=1e-5):
         xp = ctx.xp

@@ -16,6 +16,8 @@ from ..autograd import Function, unbroadcast
 class GetItem(Function):
     """a[key]; backward scatters the gradient back, summing over repeated integer indices."""
 
+    rule = "da = zeros with grad added at a[key]"
+
     @staticmethod
     def forward(ctx, a, key):
         ctx.shape, ctx.dtype, ctx.key = a.shape, a.dtype, key
@@ -40,6 +42,8 @@ class GetItem(Function):
 
 class IndexPut(Function):
     """a with a[key] = v (a copy): the gradient of a is zero where v was written; v's is grad[key]."""
+
+    rule = "da = grad with a[key] zeroed;  dv = grad[key] summed to v's shape"
 
     @staticmethod
     def forward(ctx, a, key, v):
@@ -74,6 +78,8 @@ def fit_value(backend, target, key, v):
 class Gather(Function):
     """out[i][j] = a[i][index[i][j]] (dim=1); the gradient is scatter-added back to where each value was read."""
 
+    rule = "da = grad scatter-added back to where it was read"
+
     @staticmethod
     def forward(ctx, a, index, dim):
         ctx.shape, ctx.dim = a.shape, dim
@@ -92,6 +98,8 @@ class Gather(Function):
 
 class IndexSelect(Function):
     """The entries `index` of axis `dim`; each selected slice's gradient is added back to its source."""
+
+    rule = "da = grad added back to the selected slices"
 
     @staticmethod
     def forward(ctx, a, index, dim):

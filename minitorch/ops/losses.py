@@ -1,7 +1,7 @@
 """Losses: cross_entropy (fused softmax + CE, or composed from ops), mse, l1, huber."""
 from __future__ import annotations
 
-from .. import dtypes, kernels
+from .. import coach, dtypes, kernels
 from ..autograd import Function
 from ._util import binary_operands
 from .nll import rows as _flatten_classes  # (N, C, d...) -> (N*d, C), shared with nll_loss
@@ -10,6 +10,8 @@ from .nll import weighted_cross_entropy
 
 class CrossEntropy(Function):
     """Fused log-softmax + negative log-likelihood over (N, C) logits; dx = g (softmax - q) / count."""
+
+    rule = "dlogits = grad * (softmax - onehot) / N"
 
     @staticmethod
     def forward(ctx, logits, target, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
@@ -54,6 +56,8 @@ def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoo
     from ..tensor import Tensor
     if not isinstance(target, Tensor):
         target = Tensor(target, device=input.device)
+    if coach.watch_loss:  # the first calls only: probabilities as input, a first loss far from ln(C)
+        coach.cross_entropy_called(input, target, reduction)
     if isinstance(reduction, Tensor):  # torch's third positional argument is weight; here it is reduction
         raise TypeError("cross_entropy: got a tensor for reduction (PyTorch's third positional argument is weight; "
                         "minitorch's is reduction): pass class weights as weight=")
@@ -160,6 +164,8 @@ class Huber(Function):
     Its gradient is d clipped to [-delta, delta], written directly: composing it from `where` would send
     0 * inf = NaN down the branch not taken when d is infinite.
     """
+
+    rule = "dx = grad * clip(x - t, -delta, delta);  dt = -dx"
 
     @staticmethod
     def forward(ctx, x, t, delta=1.0):

@@ -13,6 +13,8 @@ def _matmul_shapes_ok(a_shape, b_shape) -> bool:
 class MatMul(Function):
     """a @ b: da = g @ b^T, db = a^T @ g (1-D operands act as a row / column vector)."""
 
+    rule = "da = grad @ b.T;  db = a.T @ grad"
+
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0 or not _matmul_shapes_ok(a.shape, b.shape):
@@ -44,6 +46,8 @@ class MatMul(Function):
 
 class Linear(Function):
     """y = x @ W.T + b  (W: (out, in), as in PyTorch)."""
+
+    rule = "dx = grad @ W;  dW = grad.T @ x;  db = sum over batch"
 
     @staticmethod
     def forward(ctx, x, w, b=None):

@@ -18,6 +18,8 @@ class NLL(Function):
     smoothing, PyTorch's formula. dp[i, c] = -g_i [(1 - eps) w[t_i] (c == t_i) + eps / C w[c]] / denominator.
     """
 
+    rule = "dlogp = -grad * w[t] * onehot(t) / sum(w[t])"
+
     @staticmethod
     def forward(ctx, logp, target, weight=None, ignore_index=-100, smoothing=0.0, reduction="mean"):
         xp = ctx.xp

@@ -9,6 +9,8 @@ from .. import kernels
 class BatchNormTrain(Function):
     """Batch statistics per channel (axis 1), running stats updated in place, then normalise + affine."""
 
+    rule = "dx = w * invstd * (grad - mean(grad) - xhat * mean(grad * xhat));  dw = sum(grad * xhat);  db = sum(grad)"
+
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, momentum=0.1, eps=1e-5):
         k = ctx.backend.kernels
@@ -25,6 +27,8 @@ class BatchNormTrain(Function):
 
 class BatchNormEval(Function):
     """y = a x + b per channel, with a and b folded from the running statistics."""
+
+    rule = "dx = grad * w / sqrt(running_var + eps);  dw = sum(grad * xhat);  db = sum(grad)"
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, eps=1e-5):

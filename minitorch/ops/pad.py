@@ -14,6 +14,8 @@ _MODES = ("constant", "reflect", "replicate", "circular")
 class ConstantPad(Function):
     """x placed inside a tensor filled with `value`; its gradient is the matching window of the output's."""
 
+    rule = "dx = grad cropped to x's window"
+
     @staticmethod
     def forward(ctx, x, value, out_shape, src, dst):
         ctx.shape, ctx.src, ctx.dst = x.shape, src, dst

@@ -12,6 +12,8 @@ from .conv import numpy_fast
 class MaxPool2d(Function):
     """Max over each window; the gradient goes to the (first) maximum of each window, as PyTorch's."""
 
+    rule = "dx = grad sent to each window's max, 0 elsewhere"
+
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode, indices_out=None):
         geometry = _pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
@@ -98,6 +100,8 @@ def _avg_divisor(xp, dtype, x_shape, kernel, stride, padding, geometry, count_in
 class AvgPool2d(Function):
     """Mean over each window: the gradient is spread evenly (grad / divisor) over the window."""
 
+    rule = "dx = grad / divisor, spread over each window"
+
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
         xp = ctx.xp
@@ -157,6 +161,8 @@ def _bin_matrix(xp, size, out, dtype):
 class AdaptiveAvgPool2d(Function):
     """y = A_h @ x @ A_w^T with row-averaging matrices (bins may overlap); dx = A_h^T @ g @ A_w."""
 
+    rule = "dx = A_h.T @ grad @ A_w  (each bin's grad spread evenly)"
+
     @staticmethod
     def forward(ctx, x, output_size):
         xp = ctx.xp
@@ -190,6 +196,8 @@ def adaptive_avg_pool2d(input, output_size):
 class Unfold(Function):
     """Sliding blocks as columns (im2col); the gradient sums each column back into its block (col2im)."""
 
+    rule = "dx = col2im(grad): each column summed back into its block"
+
     @staticmethod
     def forward(ctx, x, kernel, dilation, padding, stride):
         ctx.args = (tuple(x.shape[2:]), kernel, stride, padding, dilation)
@@ -202,6 +210,8 @@ class Unfold(Function):
 
 class Fold(Function):
     """Columns summed into their blocks (col2im); the gradient reads each block back out (im2col)."""
+
+    rule = "dcols = im2col(grad)"
 
     @staticmethod
     def forward(ctx, cols, output_size, kernel, dilation, padding, stride):

@@ -34,6 +34,8 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
 class Sum(Function):
     """sum over dims: every input element receives the output's gradient."""
 
+    rule = "da = grad broadcast to a's shape"
+
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, reduce_dims(dim, a.ndim), keepdim
@@ -48,6 +50,8 @@ class Sum(Function):
 class Mean(Function):
     """mean over dims: the gradient is shared equally by the n averaged elements."""
 
+    rule = "da = grad broadcast to a's shape / n"
+
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, reduce_dims(dim, a.ndim), keepdim
@@ -61,6 +65,8 @@ class Mean(Function):
 class Var(Function):
     """variance with Bessel's correction (unbiased by default, as torch.var); with root=True the
     standard deviation, whose gradient is 0 where it is 0 (as PyTorch's, instead of 0 * inf)."""
+
+    rule = "da = grad * 2 * (a - mean) / (n - correction)  (std: grad / (2 * std) first)"
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False, correction=1, root=False):
@@ -91,6 +97,8 @@ class Prod(Function):
     """product over a dim: d/da_i = product of the others = out / a_i, which stays right where a holds
     zeros (one zero: only its own gradient is nonzero; two or more: all gradients are zero)."""
 
+    rule = "da = grad * (product of the other elements)"
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, None if axis is None else (axis,), keepdim
@@ -113,6 +121,8 @@ class Prod(Function):
 
 class CumSum(Function):
     """running sum along a dim: each input feeds every later output, so dx is the reversed running sum of g."""
+
+    rule = "da = reversed running sum of grad"
 
     @staticmethod
     def forward(ctx, a, axis):

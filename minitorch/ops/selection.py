@@ -17,6 +17,8 @@ from ._util import (binary_operands, bool_operand, constant, is_float, logical_r
 class Maximum(Function):
     """max(a, b) elementwise; ties share the gradient equally (as PyTorch)."""
 
+    rule = "da = grad where a > b;  db = grad where b > a  (ties: half each)"
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -30,6 +32,8 @@ class Maximum(Function):
 
 class Minimum(Function):
     """min(a, b) elementwise; ties share the gradient equally."""
+
+    rule = "da = grad where a < b;  db = grad where b < a  (ties: half each)"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -52,6 +56,8 @@ def _split_by_winner(xp: Any, grad: Any, a_loses: Any, b_loses: Any, tie: Any) -
 class Clamp(Function):
     """min(max(a, low), high). The gradient goes to a where low <= a <= high (boundaries included), to
     low where a < low, to high where a > high, and all of it to high where low > high (as PyTorch)."""
+
+    rule = "da = grad where low <= a <= high;  dlow = grad where a < low;  dhigh = grad where a > high"
 
     @staticmethod
     def forward(ctx, a, low, high):
@@ -81,6 +87,8 @@ class Clamp(Function):
 
 class Where(Function):
     """cond ? a : b (cond is a bool tensor that gets no gradient)."""
+
+    rule = "da = grad where cond;  db = grad where not cond"
 
     @staticmethod
     def forward(ctx, cond, a, b):

@@ -14,6 +14,8 @@ from .indexing import convert_key as _convert_key  # noqa: F401  (minitorch.inpl
 class Reshape(Function):
     """Same elements, new shape; the gradient is reshaped back."""
 
+    rule = "da = grad reshaped to a's shape"
+
     view = True  # shares storage (and so the version counter) with its input, as torch.reshape does
 
     @staticmethod
@@ -32,6 +34,8 @@ class Reshape(Function):
 class Permute(Function):
     """Reorder axes; the gradient is permuted back by the inverse permutation."""
 
+    rule = "da = grad permuted back"
+
     view = True
 
     @staticmethod
@@ -47,6 +51,8 @@ class Permute(Function):
 class Expand(Function):
     """Broadcast to a larger shape without copying; the gradient sums over the broadcast axes."""
 
+    rule = "da = grad summed over the broadcast axes"
+
     view = True
 
     @staticmethod
@@ -61,6 +67,8 @@ class Expand(Function):
 
 class Repeat(Function):
     """Tile the tensor reps[i] times along axis i; each element's gradient is the sum over its copies."""
+
+    rule = "da = grad summed over the copies"
 
     @staticmethod
     def forward(ctx, a, reps):
@@ -81,6 +89,8 @@ class Repeat(Function):
 class Flip(Function):
     """Reverse the order along `dims` (a copy, as torch.flip); the gradient is flipped back."""
 
+    rule = "da = grad flipped back"
+
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
@@ -94,6 +104,8 @@ class Flip(Function):
 class Clone(Function):
     """A copy with its own storage; the gradient passes through unchanged."""
 
+    rule = "da = grad"
+
     @staticmethod
     def forward(ctx, a):
         return ctx.xp.asarray(a, copy=True)
@@ -105,6 +117,8 @@ class Clone(Function):
 
 class Cat(Function):
     """Concatenate along `dim`; each input's gradient is its slice of the output's."""
+
+    rule = "each input's grad = its slice of grad"
 
     @staticmethod
     def forward(ctx, *arrays, dim=0):
@@ -125,6 +139,8 @@ class Cat(Function):
 
 class Stack(Function):
     """Stack along a new axis `dim`; each input's gradient is one index of that axis."""
+
+    rule = "each input's grad = its index of grad along dim"
 
     @staticmethod
     def forward(ctx, *arrays, dim=0):

@@ -10,6 +10,8 @@ from ._util import float_input
 class Erf(Function):
     """erf x: d/dx = 2/sqrt(pi) e^{-x^2}."""
 
+    rule = "dx = grad * 2 / sqrt(pi) * exp(-x**2)"
+
     @staticmethod
     def forward(ctx, x):
         if ctx.needs_input_grad[0]:

@@ -14,6 +14,8 @@ from ._util import float_input, is_float
 class Exp(Function):
     """e^a: its derivative is itself, so save the output."""
 
+    rule = "da = grad * exp(a)"
+
     @staticmethod
     def forward(ctx, a):
         out = ctx.xp.exp(a)
@@ -29,6 +31,8 @@ class Exp(Function):
 class Log(Function):
     """ln a"""
 
+    rule = "da = grad / a"
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -43,6 +47,8 @@ class Log(Function):
 class Log1p(Function):
     """ln(1 + a), accurate for small a: d/da = 1 / (1 + a)."""
 
+    rule = "da = grad / (1 + a)"
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -56,6 +62,8 @@ class Log1p(Function):
 
 class Sqrt(Function):
     """sqrt a: d/da = 1 / (2 sqrt a)"""
+
+    rule = "da = grad / (2 * sqrt(a))"
 
     @staticmethod
     def forward(ctx, a):
@@ -72,6 +80,8 @@ class Sqrt(Function):
 class Rsqrt(Function):
     """1 / sqrt a: d/da = -1/2 a^(-3/2) = -out^3 / 2"""
 
+    rule = "da = -grad * a**(-3/2) / 2"
+
     @staticmethod
     def forward(ctx, a):
         out = 1 / ctx.xp.sqrt(a)
@@ -86,6 +96,8 @@ class Rsqrt(Function):
 
 class Reciprocal(Function):
     """1 / a: d/da = -1 / a^2 = -out^2"""
+
+    rule = "da = -grad / a**2"
 
     @staticmethod
     def forward(ctx, a):
@@ -102,6 +114,8 @@ class Reciprocal(Function):
 class Sin(Function):
     """sin a: d/da = cos a"""
 
+    rule = "da = grad * cos(a)"
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -116,6 +130,8 @@ class Sin(Function):
 class Cos(Function):
     """cos a: d/da = -sin a"""
 
+    rule = "da = -grad * sin(a)"
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -129,6 +145,8 @@ class Cos(Function):
 
 class Abs(Function):
     """|a|: gradient sign(a), 0 at 0 (as PyTorch)."""
+
+    rule = "da = grad * sign(a)"
 
     @staticmethod
     def forward(ctx, a):
@@ -147,6 +165,8 @@ class Abs(Function):
 
 class Step(Function):
     """A piecewise-constant function (sign, floor, ceil, round): its gradient is 0 everywhere."""
+
+    rule = "da = 0 (piecewise constant)"
 
     @staticmethod
     def forward(ctx, a, fn, decimals=0):

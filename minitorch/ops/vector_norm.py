@@ -16,6 +16,8 @@ class Norm(Function):
     p < 1, where a is 0); for p = +-inf the gradient is shared evenly by the tied extreme elements.
     """
 
+    rule = "da = grad * sign(a) * |a|**(p-1) / norm**(p-1)  (p=2: grad * a / norm)"
+
     @staticmethod
     def forward(ctx, a, p, axes, keepdim):
         xp = ctx.xp
