@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import ops
+from .. import coach, ops
 from ..creation import zeros as empty  # filled by reset_parameters
 from ..tensor import Tensor
 from . import init
@@ -54,6 +54,8 @@ class Dropout(Module):
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.training and coach.watch_eval:  # train mode under no_grad: an evaluation without eval()?
+            coach.forward_in_train_mode(self)
         return ops.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
@@ -119,7 +121,10 @@ class ReLU(Module):
     """max(x, 0)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+        out = ops.relu(x)
+        if self.training and coach.watch_relu:  # dead units, checked at a few call counts
+            coach.relu_output(self, out)
+        return out
 
 
 class LeakyReLU(Module):

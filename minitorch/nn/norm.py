@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import dtypes, ops
+from .. import coach, dtypes, ops
 from ..creation import ones, tensor, zeros
 from ..tensor import Tensor
 from .module import Module
@@ -49,6 +49,8 @@ class _BatchNorm(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: input of shape {x.shape} has {x.shape[1]} channels on "
                              f"axis 1, expected num_features={self.num_features}")
+        if self.training and coach.watch_eval:  # train mode under no_grad: an evaluation without eval()?
+            coach.forward_in_train_mode(self)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             counter = self.num_batches_tracked.array

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .. import dtypes, kernels
+from .. import coach, dtypes, kernels
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 from ..inplace import bump_versions, zero_grads
@@ -71,6 +71,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if coach.watch_steps:  # gradients summed over many steps: zero_grad() forgotten
+            coach.optimizer_step(self)
         with no_grad():  # updates write raw arrays in place; nothing here belongs in a graph
             for group in self.param_groups:
                 params = [p for p in group["params"] if p.grad is not None]

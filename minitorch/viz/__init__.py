@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 # public name -> the submodule that defines it
-_LAZY = {"graph": "graph", "Graph": "graph"}
+_LAZY = {"graph": "graph", "Graph": "graph", "plot_health": "health"}
 
 
 def __getattr__(name: str) -> Any:
