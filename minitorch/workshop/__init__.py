@@ -16,6 +16,7 @@ arrays on the layer's device and follow its input's device and float dtype. Line
 (out_features, in_features), as in PyTorch. `Net.add` takes any object with forward/backward.
 """
 from .base import Layer
+from .check import BackwardCheck, check_backward
 from .gradcheck import gradient_check, gradient_check_weights, relative_error
 from .layers import BatchNorm1D, Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import CrossEntropyLoss, HuberLoss, LossValue, MSELoss
@@ -23,4 +24,4 @@ from .net import Net, TwoLayerMLP
 
 __all__ = ["Layer", "Net", "TwoLayerMLP", "Linear", "BatchNorm1D", "ReLU", "Sigmoid", "Tanh", "LeakyReLU",
            "Dropout", "CrossEntropyLoss", "MSELoss", "HuberLoss", "LossValue", "gradient_check",
-           "gradient_check_weights", "relative_error"]
+           "gradient_check_weights", "relative_error", "check_backward", "BackwardCheck"]
