@@ -16,6 +16,8 @@ from .parameter import Parameter
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers import Unflatten
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .summary import ModelSummary, summary  # the function shadows the submodule's name, as intended
+from ..distributed.sync_batchnorm import SyncBatchNorm  # torch.nn.SyncBatchNorm; needs .norm above
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Flatten", "Identity",
@@ -24,6 +26,7 @@ __all__ += ["NLLLoss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss", "KLDivLos
 __all__ += ["ELU", "SiLU", "Softplus", "Hardtanh", "ReLU6", "Dropout2d", "GroupNorm", "Embedding", "ModuleList",
             "ModuleDict", "ParameterList", "ParameterDict"]
 __all__ += ["Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Unflatten"]
+__all__ += ["summary", "ModelSummary"]
 
 
 def __getattr__(name: str) -> object:
