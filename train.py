@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -13,9 +14,12 @@ import numpy as np
 import minitorch as mt
 from minitorch import nn, optim
 from minitorch.data import DataLoader, Dataset, FashionMNIST, MNIST, TensorDataset, transforms
-from minitorch.training import GracefulStop, Interrupted, RunError, run_cli, select_device
+from minitorch.distributed import DistributedSampler
+from minitorch.training import GracefulStop, Interrupted, RunError, UsageError, run_cli, select_device
 from minitorch.training import resume
+from minitorch.training.health import HealthMonitor, tensorboard_writer_class
 from minitorch.training.models import MODELS
+from minitorch.training.ranks import Ranks
 from minitorch.training.run import Run
 
 DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST}
@@ -44,6 +48,14 @@ stopping:
   that resumes there (to the same final model as a run never stopped); a second one quits at once,
   leaving the last checkpoint intact. A NaN/Inf loss stops the run (exit 1) unless --allow-nonfinite.
 
+distributed (pip install -e ".[mpi]"):
+  mpiexec -n N python train.py --distributed trains on N processes (MINITORCH_BACKEND=cupy: one GPU each,
+  NCCL). --batch-size stays the global batch (each rank takes 1/N of it: N must divide it) and --lr, --seed
+  and the epochs mean what they mean in one process: each epoch's order depends on --seed and the epoch
+  alone, so step k trains on the same global batch on any number of ranks. Rank 0 prints, validates,
+  tests and writes the run folder. A checkpoint resumes on any number of ranks (mpiexec -n M ... --resume
+  DIR, or python train.py --resume DIR) at the same global step. An error on one rank ends the job.
+
 exit status:
   0 done (or already finished); 1 the run failed (diverged, no GPU, no data, a corrupt checkpoint,
   a full disk); 2 usage error; 130 stopped by Ctrl-C; 143 stopped by SIGTERM.
@@ -57,6 +69,13 @@ def positive(kind):
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         return value
     return parse
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
 
 
 def non_negative_float(text):
@@ -90,6 +109,14 @@ def parse_args(argv=None):
     p.add_argument("--allow-nonfinite", action="store_true", help="train on when the loss is NaN/Inf")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--health-every", type=non_negative_int, default=100, metavar="N",
+                   help="every N steps, record activations, gradients and update sizes per layer into "
+                        "metrics.json and health.png (default: 100; 0: off)")
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help='also write them, with histograms, as TensorBoard events in DIR (pip install '
+                        '"minitorch[tensorboard]")')
+    p.add_argument("--distributed", action="store_true",
+                   help="one rank of a job started by mpiexec -n N (see distributed, below)")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors (or MINITORCH_DEBUG=1)")
     args = p.parse_args(argv)
     if args.device is not None:
@@ -153,6 +180,13 @@ class Shifted(Dataset):
         return self.shift(self.images[i]).reshape(self.shape), self.labels[i]
 
 
+def check_batch(config, world):
+    """Each rank takes batch_size / world of every global batch: the world size must divide it."""
+    if config["batch_size"] % world:
+        raise UsageError(f"--batch-size {config['batch_size']} is the global batch, split evenly over the "
+                         f"{world} ranks: it must be a multiple of {world}")
+
+
 def make_optimizer(config, model):
     if config["optimizer"] == "adam":
         return optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
@@ -173,57 +207,99 @@ def progress_bars(args, config, samples):
     return lambda epoch: tqdm(total=total, desc=f"epoch {epoch + 1}/{config['epochs']}", unit="img", leave=False)
 
 
-def resume_command(args, out):
+def resume_command(args, out, world=1):
     """The command that continues this run: the configuration and data folder come from its checkpoint."""
     script = os.path.relpath(__file__)
     backend = os.environ.get("MINITORCH_BACKEND", "").strip()
     env = "" if args.device or backend.lower() in ("", "numpy") else f"MINITORCH_BACKEND={shlex.quote(backend)} "
     device = ["--device", args.device] if args.device else []
-    return env + shlex.join(["python", __file__ if script.startswith("..") else script, "--resume", str(out), *device])
+    launch = ["mpiexec", "-n", str(world)] if args.distributed else []
+    return env + shlex.join([*launch, "python", __file__ if script.startswith("..") else script, "--resume", str(out),
+                             *device, *(["--distributed"] if args.distributed else [])])
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = select_device(args.device)  # an unusable backend is reported before any data is read
-    saved = resume.read_checkpoint(args.resume) if args.resume else None
-    config, changed = configure(args, saved)
-    out = Path(args.out or (saved["path"].parent if saved else
-                            f"runs/{config['dataset']}-{time.strftime('%Y%m%d-%H%M%S')}"))
-    if saved and saved["epoch"] >= config["epochs"] and saved["position"] is None and (out / "metrics.json").exists():
-        print(f"{out} is a finished run ({saved['epoch']}/{config['epochs']} epochs; results in "
-              f"{out / 'metrics.json'}): nothing to do (to train longer: --resume {out} --epochs N --override)")
+    job = Ranks.start() if args.distributed else Ranks()  # a world of one without --distributed
+    with job.aborting(Path(sys.argv[0]).name):  # in a job, an error the ranks did not settle together ends it
+        code = run_training(args, job, mt.backends.default_device() if args.distributed else device)  # nccl: its GPU
+        job.close()
+        return code
+
+
+def run_training(args, job, device) -> int:
+    """The run, on this rank of `job`: rank 0 prints and writes; errors before training are settled together."""
+    ranks = job if args.distributed else None  # the training loop's: None keeps one process's exact path
+    stamp = job.share(time.strftime("%Y%m%d-%H%M%S"))
+    with job.together():
+        writer_class = tensorboard_writer_class(args.tensorboard) if args.tensorboard else None  # missing: say so now
+        saved = resume.read_checkpoint(args.resume) if args.resume else None
+        config, changed = configure(args, saved)
+        check_batch(config, job.size)
+        out = Path(args.out or (saved["path"].parent if saved else f"runs/{config['dataset']}-{stamp}"))
+        finished = bool(saved and saved["epoch"] >= config["epochs"] and saved["position"] is None
+                        and (out / "metrics.json").exists())
+    if finished:
+        if job.leader:
+            print(f"{out} is a finished run ({saved['epoch']}/{config['epochs']} epochs; results in "
+                  f"{out / 'metrics.json'}): nothing to do (to train longer: --resume {out} --epochs N --override)")
         return 0
     data_dir = args.data_dir or (saved or {}).get("data_dir")
-    with GracefulStop() as stop:
+    health = None
+    with GracefulStop(announce=job.leader) as stop:
         try:
-            mt.manual_seed(config["seed"])
-            train_set, val_set, test_set = load_data(data_dir, config)
-            train_loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True, device=device)
-            val_loader = DataLoader(val_set, batch_size=1000, device=device)
-            test_loader = DataLoader(test_set, batch_size=1000, device=device)
+            with job.together():
+                mt.manual_seed(config["seed"])
+                train_set, val_set, test_set = load_data(data_dir, config)
+                # The epoch's order depends on the seed and the epoch alone, the same on any number of ranks.
+                sampler = DistributedSampler(train_set, job.size, job.rank, shuffle=True, seed=config["seed"])
+                train_loader = DataLoader(train_set, batch_size=config["batch_size"] // job.size, sampler=sampler,
+                                          device=device)
+                # Rank 0 alone validates and tests, on the whole sets; the others get nothing to evaluate.
+                val_loader = DataLoader(val_set, batch_size=1000, device=device) if job.leader else []
+                test_loader = DataLoader(test_set, batch_size=1000, device=device)
 
-            model = MODELS[config["model"]][0]()
-            optimizer = make_optimizer(config, model)
-            scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
-            run = Run(out, config, model, optimizer, scheduler, data_dir=data_dir,
-                      resume_command=resume_command(args, out))
-            if saved:
-                run.resume_from(saved, changed, flags={k: flag for k, (flag, _) in CONFIG.items()})
-            print(f"training the {config['model']} on {config['dataset']} on {device} "
-                  f"({mt.get_backend(device).name}): {len(train_set)} train, {len(val_set)} validation, "
-                  f"{len(test_set)} test; writing to {out}")
+                model = MODELS[config["model"]][0]()
+                if ranks:  # BatchNorm statistics over the global batch, as in one process
+                    model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+                optimizer = make_optimizer(config, model)
+                scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
+                if (args.health_every or writer_class) and job.leader:
+                    health = HealthMonitor(model, args.health_every,
+                                           writer=writer_class(args.tensorboard) if writer_class else None)
+                run = Run(out, config, model, optimizer, scheduler, data_dir=data_dir, health=health, ranks=ranks,
+                          resume_command=resume_command(args, out, job.size))
+                if saved:
+                    run.resume_from(saved, changed, flags={k: flag for k, (flag, _) in CONFIG.items()})
+            if ranks:
+                from minitorch.distributed import DistributedDataParallel
+                run.model = DistributedDataParallel(model)  # rank 0's weights everywhere; gradients averaged
+                if saved:  # each rank's own streams, which the position's host generator state must not undo
+                    job.reseed(config["seed"], run.global_step(run.position))
+                    if run.position is not None:
+                        run.position = dataclasses.replace(run.position, generator=None, generator_now=None)
+            if job.leader:
+                per_rank = config["batch_size"] // job.size
+                split = f" on {job.size} rank{'s' * (job.size > 1)} ({job.size} x {per_rank} a step)" if ranks else ""
+                print(f"training the {config['model']} on {config['dataset']} on {device} "
+                      f"({mt.get_backend(device).name}){split}: {len(train_set)} train, {len(val_set)} validation, "
+                      f"{len(test_set)} test; writing to {out}")
             loss_fn = nn.CrossEntropyLoss()
-            stopped = run.train(train_loader, val_loader, loss_fn, stop, check_finite=not args.allow_nonfinite,
-                                progress=progress_bars(args, config, len(train_set)))
-            if stopped is not None:
-                return stopped
-            run.finish(test_loader, loss_fn, device, plot=not args.no_plot,
-                       args={k: str(v) for k, v in vars(args).items()})
-            return 0
+            stopped = run.train(train_loader, val_loader, loss_fn, job.stop(stop) if ranks else stop,
+                                check_finite=not args.allow_nonfinite,
+                                progress=progress_bars(args, config, len(train_set)) if job.leader else None)
+            if stopped is None and job.leader:
+                run.finish(test_loader, loss_fn, device, plot=not args.no_plot,
+                           args={k: str(v) for k, v in vars(args).items()}, world_size=job.size)
+            return stopped or 0
         except Interrupted as exc:  # a second signal, or one outside training: out at once
             if (out / "checkpoint.npz").exists():
-                exc.note = f"; {out / 'checkpoint.npz'} is intact; resume with: {resume_command(args, out)}"
+                exc.note = f"; {out / 'checkpoint.npz'} is intact; resume with: {resume_command(args, out, job.size)}"
             raise
+        finally:
+            if health is not None:
+                health.close()
 
 
 if __name__ == "__main__":

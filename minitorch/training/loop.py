@@ -81,10 +81,22 @@ class _Running:
         self.samples += n
 
     def result(self) -> dict[str, float]:
-        if not self.samples:
-            return {"loss": float("nan"), "accuracy": float("nan"), "samples": 0}
-        return {"loss": float(self.loss) / self.samples, "accuracy": int(self.correct) / self.samples,
-                "samples": self.samples}
+        return _result(self.loss, self.correct, self.samples)
+
+    def over_ranks(self, backend: Any, ranks: Any, carried: Position | None) -> tuple[Any, Any, int]:
+        """(loss sum, correct, samples) summed over every rank, plus the global sums a resumed position
+        carried in, as host scalars (one allreduce)."""
+        local = [0.0 if v is None else float(backend.to_host(v)) for v in (self.loss, self.correct)]
+        total = ranks.sum(np.array(local + [self.samples], np.float64))
+        if carried is not None:
+            total += [float(carried.loss_sum or 0.0), float(carried.correct or 0), carried.samples]
+        return np.asarray(total[0]), np.asarray(round(total[1]), np.int64), round(total[2])
+
+
+def _result(loss: Any, correct: Any, samples: int) -> dict[str, float]:
+    if not samples:
+        return {"loss": float("nan"), "accuracy": float("nan"), "samples": 0}
+    return {"loss": float(loss) / samples, "accuracy": int(correct) / samples, "samples": samples}
 
 
 class _FiniteCheck:
@@ -152,17 +164,21 @@ def set_generator_state(loader: Any, state: str | None) -> None:
 
 def train_epoch(model: Any, loader: Iterable, optimizer: Any, loss_fn: Callable, *,
                 max_steps: int | None = None, progress: Any = None, epoch: int = 0,
-                position: Position | None = None, stop: Any = None, check_finite: bool = True) -> dict[str, float]:
-    """One pass over `loader`: forward, loss, backward, step. Returns mean loss, accuracy, samples/s.
+                position: Position | None = None, stop: Any = None, check_finite: bool = True,
+                health: Any = None, ranks: Any = None) -> dict[str, float]:
+    """One pass over `loader`: forward, loss, backward, step. Returns mean loss, accuracy, samples/s, steps.
 
     `position` continues a stopped epoch: the loader's generator is set back to the epoch's start so
     it redraws the same order, the steps already done are skipped (only their batches are gathered),
     and the running sums carry on. After each step, a true `stop.requested` raises TrainingStopped
-    with the Position to continue from. With `check_finite`, a NaN/Inf loss raises Diverged.
+    with the Position to continue from. With `check_finite`, a NaN/Inf loss raises Diverged. `health`
+    (a HealthMonitor) measures the steps it chooses. `ranks` (a training.ranks.Ranks, in a distributed
+    job) makes the results and a Position's sums those of every rank's batches: the global batch's.
     """
     model.train()
     backend = _backend(model)
     running, first, before = _Running(), 0, 0.0
+    world, carried = 1 if ranks is None else ranks.size, None
     start_state = generator_state(loader) if position is None else position.generator
     if position is not None:
         set_generator_state(loader, position.generator)
@@ -172,44 +188,58 @@ def train_epoch(model: Any, loader: Iterable, optimizer: Any, loss_fn: Callable,
             next(batches, None)
         set_generator_state(loader, position.generator_now)
         first, before = position.step, position.seconds
-        running.samples = position.samples
-        running.loss, running.correct = (None if v is None else backend.from_host(np.asarray(v))
-                                         for v in (position.loss_sum, position.correct))
+        if ranks is None:
+            running.samples = position.samples
+            running.loss, running.correct = (None if v is None else backend.from_host(np.asarray(v))
+                                             for v in (position.loss_sum, position.correct))
+        else:  # its sums are global, the same on every rank: added once, after summing over ranks
+            carried = position
         if progress is not None:
-            progress.update(running.samples)
+            progress.update(position.samples)
     finite = _FiniteCheck(backend, epoch) if check_finite else None
-    start = time.perf_counter()
+    start, done = time.perf_counter(), first
     for step, (x, y) in enumerate(batches, start=first):
         if max_steps is not None and step >= max_steps:
             break
-        logits = model(x)
+        probe = None if health is None else health.probe()  # None on the steps it does not measure
+        logits = model(x) if probe is None else probe.forward(model, x)
         loss = loss_fn(logits, y)
         optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
+        if probe is None:
+            optimizer.step()
+        else:
+            probe.step(optimizer, loss)
         running.add(loss.detach(), logits.detach(), y)
+        done = step + 1
         if finite is not None:
             finite.add(step, loss.array)
-        if progress is not None:
-            progress.update(y.shape[0])
+        if progress is not None:  # in a distributed job every rank's batch has this size (DistributedSampler)
+            progress.update(y.shape[0] * world)
             if step % 50 == 0:  # reading the loss synchronises the GPU, so only now and then
                 elapsed = time.perf_counter() - start
-                progress.set_postfix(loss=f"{loss.item():.4f}", samples_s=f"{running.samples / elapsed:,.0f}")
+                progress.set_postfix(loss=f"{loss.item():.4f}",
+                                     samples_s=f"{running.samples * world / elapsed:,.0f}")
         if stop is not None and stop.requested:
             if finite is not None:
                 finite.check()
                 if not parameters_finite(model):
                     raise Diverged("model's parameters", float("nan"), epoch + 1, step + 1)
-            host = [None if v is None else backend.to_host(v) for v in (running.loss, running.correct)]
-            where = Position(step + 1, start_state, generator_state(loader), host[0], host[1], running.samples,
+            if ranks is None:
+                sums = (*(None if v is None else backend.to_host(v) for v in (running.loss, running.correct)),
+                        running.samples)
+            else:
+                sums = running.over_ranks(backend, ranks, carried)
+            where = Position(step + 1, start_state, generator_state(loader), *sums,
                              before + time.perf_counter() - start)
             raise TrainingStopped(epoch, where, stop.signum)
     backend.synchronize()
     if finite is not None:
         finite.check()
     seconds = before + time.perf_counter() - start
-    out = running.result()
-    out.update(seconds=seconds, samples_per_second=out["samples"] / seconds if seconds else float("nan"))
+    out = running.result() if ranks is None else _result(*running.over_ranks(backend, ranks, carried))
+    out.update(seconds=seconds, samples_per_second=out["samples"] / seconds if seconds else float("nan"),
+               steps=done)
     return out
 
 
@@ -230,14 +260,16 @@ def fit(model: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable
         loss_fn: Callable | None = None, scheduler: Any = None, start_epoch: int = 0,
         max_steps: int | None = None, progress: Callable[[int], Any] | None = None,
         on_epoch_end: Callable[[int, dict], None] | None = None, position: Position | None = None,
-        stop: Any = None, check_finite: bool = True) -> list[dict]:
+        stop: Any = None, check_finite: bool = True, health: Any = None, ranks: Any = None) -> list[dict]:
     """Train for epochs start_epoch..epochs-1, evaluating on `val_loader` after each; returns the history.
 
     `progress(epoch)` may return a tqdm-like bar (update, set_postfix, close); `on_epoch_end(epoch,
     record)` runs after each epoch, e.g. to write a checkpoint. `position` continues epoch
     `start_epoch` where a stop left it. `stop` (e.g. a GracefulStop) is polled after every step and
     before every epoch: when `stop.requested`, TrainingStopped says where to continue from. With
-    `check_finite`, a NaN/Inf training or validation loss raises Diverged.
+    `check_finite`, a NaN/Inf training or validation loss raises Diverged. `health` (a HealthMonitor)
+    records the training's health every so many steps. A sampler with set_epoch (DistributedSampler) is
+    set to each epoch before it starts; `ranks` makes the training results global (see train_epoch).
     """
     from ..nn import CrossEntropyLoss
     loss_fn = loss_fn or CrossEntropyLoss()
@@ -245,11 +277,14 @@ def fit(model: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable
     for epoch in range(start_epoch, epochs):
         if stop is not None and stop.requested:
             raise TrainingStopped(epoch, position if epoch == start_epoch else None, stop.signum)
+        sampler = getattr(train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):  # a new shuffle each epoch, as PyTorch's loops must ask for
+            sampler.set_epoch(epoch)
         bar = progress(epoch) if progress else None
         try:
             train = train_epoch(model, train_loader, optimizer, loss_fn, max_steps=max_steps, progress=bar,
                                 epoch=epoch, position=position if epoch == start_epoch else None, stop=stop,
-                                check_finite=check_finite)
+                                check_finite=check_finite, health=health, ranks=ranks)
         finally:
             if bar is not None:
                 bar.close()
@@ -259,7 +294,8 @@ def fit(model: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable
         record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                   "train_loss": train["loss"], "train_accuracy": train["accuracy"],
                   "val_loss": val["loss"], "val_accuracy": val["accuracy"],
-                  "seconds": train["seconds"], "samples_per_second": train["samples_per_second"]}
+                  "seconds": train["seconds"], "samples_per_second": train["samples_per_second"],
+                  "steps": train["steps"]}
         if scheduler is not None:
             scheduler.step()
         history.append(record)

@@ -1,8 +1,10 @@
 """A training run and its folder: checkpoint.npz (where to resume), model.npz (the best epoch's model),
-metrics.json and curves.png. Stops, divergence and resuming are handled here, so scripts stay short."""
+metrics.json, curves.png and health.png. Stops, divergence and resuming are handled here, so scripts
+stay short."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -17,11 +19,15 @@ from .stop import GracefulStop, signal_name
 
 class Run:
     """`config` holds epochs, lr, optimizer, momentum, weight_decay, max_steps (and whatever else the
-    script stores); the optimizer's lr follows `scheduler` (stepped per epoch, T_max = epochs)."""
+    script stores); the optimizer's lr follows `scheduler` (stepped per epoch, T_max = epochs).
+    `health` (a HealthMonitor) records the training's health, kept in checkpoints and metrics.json.
+    `ranks` (a training.ranks.Ranks) makes it one rank of a distributed job: only rank 0 prints and
+    writes the folder, and checkpoints record the world size and the global step."""
 
     def __init__(self, out: Path, config: dict, model: Any, optimizer: Any, scheduler: Any, *,
-                 resume_command: str, data_dir: str | None = None) -> None:
-        self.out, self.config, self.resume_command = Path(out), config, resume_command
+                 resume_command: str, data_dir: str | None = None, health: Any = None, ranks: Any = None) -> None:
+        self.out, self.config, self.resume_command, self.health = Path(out), config, resume_command, health
+        self.ranks, self.leader = ranks, ranks is None or ranks.leader
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.data_dir = str(Path(data_dir).resolve()) if data_dir else None
         self.history: list[dict] = []
@@ -38,26 +44,51 @@ class Run:
         retune(self.optimizer, self.scheduler, self.config, changed)
         self.history, self.best = saved["history"], saved["best_val_accuracy"]
         self.start, self.position = saved["epoch"], saved["position"]
+        self.kept = f"the last good checkpoint, {saved['path']}, is kept"
+        if self.health is not None and saved.get("health") is not None:
+            self.health.load_state_dict(json.loads(saved["health"]))
+        if not self.leader:
+            return
         at = f", step {self.position.step} of epoch {self.start + 1}" if self.position else ""
         flags = flags or {}
         note = "; changed: " + ", ".join(f"{flags.get(k, k)} {self.config[k]}" for k in changed) if changed else ""
+        then, now = int(saved.get("world_size", 1)), 1 if self.ranks is None else self.ranks.size
+        if then != now or now > 1:
+            note += f" (global step {self.global_step(self.position)}; saved by {then} rank{'s' * (then > 1)}, " \
+                    f"now {now})"
         print(f"resumed from {saved['path']} after epoch {self.start}{at}{note}")
-        if saved["rng"].get("device") is None:  # CuPy's generators cannot save their state
+        if saved["rng"].get("device") is None and self.ranks is None:  # CuPy's generators cannot save their state
             print("note: the device's random generator could not be saved, so dropout draws other masks than "
                   "a run never stopped would")
-        self.kept = f"the last good checkpoint, {saved['path']}, is kept"
+
+    def global_step(self, position: Any = None) -> int:
+        """Optimizer steps (of the global batch) done in this run, up to `position` in the next epoch."""
+        return sum(int(r.get("steps", 0)) for r in self.history) + (position.step if position else 0)
 
     def save(self, epoch: int, position: Any = None, **extra: Any) -> None:
-        """Write checkpoint.npz (atomically) for `epoch` epochs done and `position` into the next."""
+        """Write checkpoint.npz (atomically) for `epoch` epochs done and `position` into the next; on a
+        rank other than 0, only note what the checkpoint would be."""
         from ..serialization import save
+        where = f"{self.checkpoint} (after epoch {epoch})"
+        if not self.leader:
+            self.kept = f"the last good checkpoint, {where}, is kept"
+            return
+        extra.update(world_size=1 if self.ranks is None else self.ranks.size, global_step=self.global_step(position))
+        if self.health is not None:
+            extra["health"] = json.dumps(report.finite_or_none(self.health.state_dict()), allow_nan=False)
         save(resume.make_checkpoint(self.model, self.optimizer, self.scheduler, history=self.history,
                                     best=self.best, epoch=epoch, config=self.config, position=position,
                                     data_dir=self.data_dir, **extra), self.checkpoint)
-        self.kept = f"the last good checkpoint, {self.checkpoint} (after epoch {epoch}), is kept"
+        self.kept = f"the last good checkpoint, {where}, is kept"
 
     def on_epoch_end(self, epoch: int, record: dict) -> None:
         from ..serialization import save
         self.history.append(record)
+        if self.health is not None:
+            self.health.log_epoch(record)
+        if not self.leader:  # only rank 0 validates: the others' records hold no validation results
+            self.save(epoch + 1)
+            return
         print(f"epoch {record['epoch']:>2}/{self.config['epochs']}  train loss {record['train_loss']:.4f}  "
               f"acc {100 * record['train_accuracy']:.2f}%  |  val loss {record['val_loss']:.4f}  "
               f"acc {100 * record['val_accuracy']:.2f}%  |  {record['samples_per_second']:,.0f} samples/s")
@@ -70,7 +101,8 @@ class Run:
               progress: Any = None, check_finite: bool = True) -> int | None:
         """Train to config["epochs"]. Returns None when done, or 128 + N after signal N saved a checkpoint
         to resume from; a NaN/Inf loss raises RunError saying why, and nothing after it is saved."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.leader:
+            self.out.mkdir(parents=True, exist_ok=True)
         # The loss is checked, so NumPy's overflow warnings would only repeat what the error says.
         quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore") if check_finite \
             else contextlib.nullcontext()
@@ -79,9 +111,11 @@ class Run:
                 fit(self.model, self.optimizer, train_loader, val_loader, self.config["epochs"], loss_fn=loss_fn,
                     scheduler=self.scheduler, start_epoch=self.start, max_steps=self.config.get("max_steps"),
                     progress=progress, on_epoch_end=self.on_epoch_end, position=self.position, stop=stop,
-                    check_finite=check_finite)
+                    check_finite=check_finite, health=self.health, ranks=self.ranks)
         except TrainingStopped as stopped:
             self.save(stopped.epoch, stopped.position, stopped_by=signal_name(stopped.signum))
+            if not self.leader:
+                return 128 + stopped.signum
             where = (f"after step {stopped.position.step} of epoch {stopped.epoch + 1}" if stopped.position
                      else f"before epoch {stopped.epoch + 1}")
             sys.stdout.flush()
@@ -117,10 +151,15 @@ class Run:
                    "samples_per_second": float(np.mean([r["samples_per_second"] for r in history]))
                    if history else None,
                    "backend": get_backend(device).name, "device": device, "config": self.config, **extra}
+        if self.health is not None and self.health.every:
+            metrics["health"] = self.health.summary()
         print(f"test accuracy {100 * test['accuracy']:.2f}% (model of the best validation epoch); "
               f"{metrics['seconds_per_epoch'] or 0:.1f} s/epoch, {metrics['samples_per_second'] or 0:,.0f} samples/s")
         if plot and history:
             report.plot(history, test["accuracy"], self.out / "curves.png")
+        if plot and "health" in metrics and self.health.records:
+            from ..viz.health import plot_health
+            plot_health(metrics["health"], self.out / "health.png")
         report.write_json(self.out / "metrics.json", metrics)
         return metrics
 

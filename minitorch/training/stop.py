@@ -40,7 +40,8 @@ class GracefulStop:
                 fit(..., stop=stop)            # Ctrl-C here: TrainingStopped after the current step
     """
 
-    def __init__(self) -> None:
+    def __init__(self, announce: bool = True) -> None:
+        self.announce = announce  # say on stderr that a stop was asked for (in a job: rank 0 alone)
         self.signum: int | None = None
         self._graceful = False
         self._previous: dict[int, Any] = {}
@@ -56,8 +57,9 @@ class GracefulStop:
             raise Interrupted(signum)
         self.signum = signum
         again = "Ctrl-C" if signum == signal.SIGINT else signal_name(signum)
-        _say(f"\n{signal_name(signum)}: finishing this step, then saving a checkpoint "
-             f"({again} again to quit at once)\n")
+        if self.announce:
+            _say(f"\n{signal_name(signum)}: finishing this step, then saving a checkpoint "
+                 f"({again} again to quit at once)\n")
 
     @contextlib.contextmanager
     def graceful(self) -> Iterator["GracefulStop"]:
