@@ -467,6 +467,8 @@ class Tensor:
     def item(self) -> Any:
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        if self.backend.deferred_checks:  # a sync anyway: report device-side check failures here, as PyTorch's asserts
+            self.backend.raise_pending_errors()
         return self.backend.to_host(self.array).reshape(()).item()
 
     def tolist(self) -> Any:

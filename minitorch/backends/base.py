@@ -1,7 +1,7 @@
 """The Backend interface: one object per array library, holding what the array API standard lacks."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Hashable
 
 import numpy as np
 
@@ -48,6 +48,32 @@ class Backend:
 
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""
+
+    # -- errors found on the device ------------------------------------------------------------
+    # True where reading a value back waits for the device (CUDA): checks such as cross_entropy's label
+    # range then leave a flag on the device, read by raise_pending_errors(), instead of syncing each step.
+    deferred_checks: bool = False
+
+    def defer_check(self, key: Hashable, flag: Any, ok: int, error: Callable[[int], Exception]) -> None:
+        """Keep a 0-d integer flag computed on the device (`ok` if the check passed) for raise_pending_errors();
+        calls with one `key` share one flag that keeps the first failure (two small device ops, no read)."""
+        pending = self.__dict__.setdefault("_pending_errors", {})
+        if key in pending:
+            earlier = pending[key][0]
+            flag = self.xp.where(earlier == ok, flag, earlier)
+        pending[key] = (flag, ok, error)
+
+    def raise_pending_errors(self) -> None:
+        """Read the flags deferred checks left on the device (one sync) and raise the first error found
+        (`minitorch.cuda.synchronize()` and the training loop's periodic reads call this)."""
+        pending = self.__dict__.pop("_pending_errors", None)
+        if not pending:
+            return
+        checks = list(pending.values())
+        flags = checks[0][0] if len(checks) == 1 else self.xp.stack([flag for flag, _, _ in checks])
+        for (_, ok, error), value in zip(checks, np.atleast_1d(self.to_host(flags)).tolist()):
+            if value != ok:
+                raise error(value)
 
     # -- random numbers --------------------------------------------------------------------
     def make_rng(self, seed: int | None) -> Any:

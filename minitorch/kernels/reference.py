@@ -16,7 +16,21 @@ def _per_row_scale(valid: Array, grad: Array, count: Array | None, dtype: Any) -
     """g_i / count for kept rows, exactly 0 for ignored ones (where, so a NaN grad cannot leak)."""
     xp = valid.__array_namespace__()
     g = grad if count is None else grad / xp.where(count > 0, count, xp.ones_like(count))
-    return xp.where(valid, xp.astype(g, dtype), xp.asarray(0.0, dtype=dtype))
+    return xp.where(valid, xp.astype(g, dtype), 0.0)  # a Python 0.0: no 0-d upload, dtype kept
+
+
+def first_bad_label(target: Array, classes: int, ignore_index: int) -> Array:
+    """A 0-d int64 array: the first label outside [0, classes) that is not ignore_index, else ignore_index.
+
+    cross_entropy's label check on devices where reading the labels would be a sync: ten small ops,
+    no read. (A fused kernel could raise the same flag from xent_forward at no extra launch.)
+    """
+    xp = target.__array_namespace__()
+    t = xp.astype(xp.reshape(target, (-1,)), xp.int64, copy=False)
+    bad = ((t < 0) | (t >= classes)) & (t != ignore_index)
+    named = xp.where(bad, t, ignore_index)  # a Python int: no 0-d upload
+    first = xp.argmax(xp.astype(bad, xp.int8))  # 0 when nothing is bad, and named[0] is then ignore_index
+    return xp.take(named, xp.reshape(first, (1,)))[0]
 
 
 def softmax_cross_entropy_forward(
@@ -37,9 +51,14 @@ def softmax_cross_entropy_forward(
     if valid is not None:
         # An ignored row of -inf sums to 0: take log(1) there rather than warn about log(0).
         s = xp.where(valid, s, 1.0)
-        target = xp.where(valid, target, 0)
+        # A label outside [0, C) reaches here only where its check is deferred (CUDA): read class 0 and
+        # make the row's loss NaN, as the kernel does, rather than index outside the row.
+        in_range = (target >= 0) & (target < c)
+        target = xp.where(valid & in_range, target, 0)
     log_s = xp.log(s)
     z_t = xp.take_along_axis(z, target[:, None], axis=1)[:, 0]
+    if valid is not None:
+        z_t = xp.where(in_range | ~valid, z_t, math.nan)
     # Work on shifted values: lse - x_t == log_s - z_t keeps precision when |x| ~ 1e4.
     loss = log_s - (1.0 - label_smoothing) * z_t
     if label_smoothing:
@@ -80,8 +99,9 @@ def softmax_cross_entropy_backward(
     dx = xp.exp(logits - lse[:, None])
     if label_smoothing:
         dx -= label_smoothing / c
-    onehot = xp.arange(c, dtype=target.dtype) == target[:, None]
-    dx[onehot] -= 1.0 - label_smoothing  # touches N elements, not N*C
+    # A multiply, not `dx[onehot] -= ...`: a boolean-mask index waits for the device on CUDA (it must count).
+    onehot = xp.astype(xp.arange(c, dtype=target.dtype) == target[:, None], dtype)
+    dx -= onehot if not label_smoothing else (1.0 - label_smoothing) * onehot
     dx *= scale[:, None] if scale.ndim else scale
     return dx
 

@@ -15,21 +15,25 @@ from ..tensor import Tensor
 FLOAT_DTYPES = frozenset(type(np.dtype(n)) for n in ("float16", "float32", "float64"))
 _NUMBER = (float, int)
 _NP_BOOL = np.dtype(bool)
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1  # a larger Python int is no kernel argument on CuPy
 
 
 def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     """Both operands of a binary op with PyTorch's result dtype (see `promote`).
 
     The common cases cost two dtype checks: two floating tensors of one dtype are returned as they
-    are, and a Python number next to a floating tensor becomes a 0-d array of the tensor's dtype.
+    are, and so is a Python number after a floating tensor: NumPy 2, CuPy and the array API all keep
+    the array's dtype for it (a weak scalar, as in PyTorch), and on CUDA a 0-d array would be an upload
+    each call. A number before a tensor becomes a 0-d array of the tensor's dtype (pow and the
+    comparisons read the first operand's dtype).
     """
     if isinstance(a, Tensor):
         dt = a.array.dtype
         if isinstance(b, Tensor):
             if type(dt) in FLOAT_DTYPES and dt == b.array.dtype:
                 return a, b
-        elif type(b) in _NUMBER and type(dt) in FLOAT_DTYPES:
-            return a, a.backend.xp.asarray(b, dtype=dt)
+        elif type(b) in _NUMBER and type(dt) in FLOAT_DTYPES and (type(b) is float or _INT64_MIN <= b <= _INT64_MAX):
+            return a, b
     elif isinstance(b, Tensor) and type(a) in _NUMBER and type(b.array.dtype) in FLOAT_DTYPES:
         return b.backend.xp.asarray(a, dtype=b.array.dtype), b
     return tuple(promote(a, b)[0])
@@ -59,6 +63,8 @@ def promote(*operands: Any, backend: Any = None, float_result: bool = False) -> 
 
 def bool_operand(x: Any) -> bool:
     """Whether a promoted operand (Tensor or raw 0-d array) is bool: bool arithmetic is logical."""
+    if type(x) in _NUMBER:  # a Python number binary_operands passed through (never bool: `type` is exact)
+        return False
     dt = x.array.dtype if isinstance(x, Tensor) else x.dtype
     return dt is _NP_BOOL or (not isinstance(dt, np.dtype) and dtypes.as_dtype(dt) == dtypes.bool_)
 

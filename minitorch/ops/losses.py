@@ -5,7 +5,7 @@ from .. import coach, dtypes, kernels
 from ..autograd import Function
 from ._util import binary_operands
 from .nll import rows as _flatten_classes  # (N, C, d...) -> (N*d, C), shared with nll_loss
-from .nll import weighted_cross_entropy
+from .nll import check_labels, weighted_cross_entropy
 
 
 class CrossEntropy(Function):
@@ -29,26 +29,15 @@ class CrossEntropy(Function):
 
 
 def _check_targets(x, target, ignore_index) -> bool:
-    """Raise on labels outside [0, C) other than ignore_index; return whether any row may be ignored."""
+    """Raise on labels outside [0, C) other than ignore_index (deferred on CUDA: see `check_labels`); return
+    whether any row may be ignored."""
     expected = (x.shape[0],) + x.shape[2:] if x.ndim > 1 else ()
     if target.shape != expected:
         raise RuntimeError(f"cross_entropy: target of shape {target.shape} does not match input of shape "
                            f"{x.shape} (expected target shape {expected})")
     if "int" not in str(target.dtype):
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
-    classes = x.shape[1] if x.ndim > 1 else x.shape[0]
-    xp, t = target.xp, target.array
-    if t.size == 0:
-        return False
-    low, high = int(xp.min(t)), int(xp.max(t))
-    if low >= 0 and high < classes:  # the common case, in two reductions
-        return low <= ignore_index <= high
-    bad = ((t < 0) | (t >= classes)) & (t != ignore_index)
-    if bool(xp.any(bad)):
-        value = int(target.backend.to_host(t)[target.backend.to_host(bad)][0])
-        raise IndexError(f"cross_entropy: target {value} is out of bounds for {classes} classes "
-                         f"(valid labels are 0..{classes - 1}, or ignore_index={ignore_index})")
-    return True
+    return check_labels("cross_entropy", target, x.shape[1] if x.ndim > 1 else x.shape[0], ignore_index, "target")
 
 
 def cross_entropy(input, target, reduction="mean", ignore_index=-100, label_smoothing=0.0, weight=None):

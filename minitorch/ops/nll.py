@@ -1,7 +1,7 @@
 """Negative log-likelihood over log-probabilities: nll_loss, and cross_entropy's weighted (composed) path."""
 from __future__ import annotations
 
-from .. import dtypes
+from .. import dtypes, kernels
 from ..autograd import Function, is_grad_enabled
 from ._util import require_float
 
@@ -25,7 +25,8 @@ class NLL(Function):
         xp = ctx.xp
         classes = logp.shape[1]
         keep = target != ignore_index
-        label = xp.where(keep, target, xp.zeros_like(target))  # ignored rows read (and then drop) class 0
+        # Ignored rows read (and then drop) class 0; so do bad labels where their check is deferred (CUDA).
+        label = xp.where(keep & (target >= 0) & (target < classes), target, xp.zeros_like(target))
         zero = xp.zeros((), dtype=logp.dtype)
         picked = xp.take_along_axis(logp, label[:, None], axis=1)[:, 0]
         w_t = xp.astype(keep, logp.dtype) if weight is None else xp.where(keep, xp.take(weight, label), zero)
@@ -126,18 +127,33 @@ def check_nll_target(x, target, ignore_index):
     return target
 
 
-def check_labels(op, target, classes, ignore_index) -> None:
-    """Raise IndexError naming the first label outside [0, C) that is not ignore_index."""
-    xp, t = target.xp, target.array
+def check_labels(op, target, classes, ignore_index, noun="Target") -> bool:
+    """Raise IndexError naming the first label outside [0, C) that is not ignore_index; return whether a row
+    may be ignored (so the kernels must mask). Where reading the labels would wait for the device (CUDA),
+    the check leaves a flag there instead, raised by `backend.raise_pending_errors()` (called by
+    `minitorch.cuda.synchronize()` and by the training loop every 50 steps), and masking is always on:
+    the kept rows are counted on the device."""
+    xp, t, backend = target.xp, target.array, target.backend
     if t.size == 0:
-        return
-    if int(xp.min(t)) >= 0 and int(xp.max(t)) < classes:  # the common case, in two reductions
-        return
+        return False
+    if backend.deferred_checks:
+        flag = kernels.reference.first_bad_label(t, classes, ignore_index)
+        backend.defer_check((op, classes, ignore_index), flag, ignore_index,
+                            lambda value: label_error(op, noun, value, classes, ignore_index))
+        return True
+    low, high = int(xp.min(t)), int(xp.max(t))
+    if low >= 0 and high < classes:  # the common case, in two reductions
+        return low <= ignore_index <= high
     bad = ((t < 0) | (t >= classes)) & (t != ignore_index)
     if bool(xp.any(bad)):
-        value = int(target.backend.to_host(t)[target.backend.to_host(bad)][0])
-        raise IndexError(f"{op}: Target {value} is out of bounds for {classes} classes "
-                         f"(valid labels are 0..{classes - 1}, or ignore_index={ignore_index})")
+        raise label_error(op, noun, int(backend.to_host(t)[backend.to_host(bad)][0]), classes, ignore_index)
+    return True
+
+
+def label_error(op, noun, value, classes, ignore_index) -> IndexError:
+    """The error for a label outside [0, C): it names the value and the class count."""
+    return IndexError(f"{op}: {noun} {value} is out of bounds for {classes} classes "
+                      f"(valid labels are 0..{classes - 1}, or ignore_index={ignore_index})")
 
 
 def rows(x, target):

@@ -116,6 +116,7 @@ class _FiniteCheck:
     def check(self) -> None:
         if not self.pending:
             return
+        self.backend.raise_pending_errors()  # a bad label makes the loss NaN: name the label, not the NaN
         xp = self.backend.xp
         losses = xp.stack([loss for _, loss in self.pending]) if len(self.pending) > 1 else self.pending[0][1]
         if not bool(xp.all(xp.isfinite(losses))):
@@ -217,6 +218,7 @@ def train_epoch(model: Any, loader: Iterable, optimizer: Any, loss_fn: Callable,
         if progress is not None:  # in a distributed job every rank's batch has this size (DistributedSampler)
             progress.update(y.shape[0] * world)
             if step % 50 == 0:  # reading the loss synchronises the GPU, so only now and then
+                backend.raise_pending_errors()  # e.g. a bad label cross_entropy flagged on the device
                 elapsed = time.perf_counter() - start
                 progress.set_postfix(loss=f"{loss.item():.4f}",
                                      samples_s=f"{running.samples * world / elapsed:,.0f}")
@@ -253,7 +255,9 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Callable) -> dict[str, float
         logits = model(x)
         running.add(loss_fn(logits, y), logits, y)
     model.train(was_training)
-    return running.result()
+    result = running.result()  # reads the sums back: the device flags of the epoch's checks go with them
+    _backend(model).raise_pending_errors()
+    return result
 
 
 def fit(model: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable, epochs: int, *,
