@@ -50,9 +50,12 @@ def get_device_name(device: Any = None) -> str:
 
 
 def synchronize(device: Any = None) -> None:
-    """Wait until every queued kernel and copy on the device has finished."""
+    """Wait until every queued kernel and copy on the device has finished; then raise an error a check left
+    on the device (a label out of range in cross_entropy), as a CUDA device-side assert surfaces at a sync."""
     _require()
-    get_backend("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device).synchronize()
+    backend = get_backend("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+    backend.synchronize()
+    backend.raise_pending_errors()
 
 
 def manual_seed(seed: int) -> None:

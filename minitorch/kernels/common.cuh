@@ -6,6 +6,14 @@
 
 #define FULL_MASK 0xffffffffu
 
+// Floating-point mode, decided once for every kernel (tests/kernels/test_cupy_nvrtc.py checks the GPU build):
+// - flush to zero: CuPy's RawModule always appends -ftz=true, so float denormal inputs and results are 0 on
+//   the GPU; the emulator flushes them too (emulator/launch.h). double math is never flushed.
+// - accurate math only: expf, logf, sqrtf, IEEE division (NVRTC's defaults -prec-div/-prec-sqrt=true). No
+//   fast intrinsics (__expf, __logf, __fdividef, ...): their error grows with |x| (__expf: 2 + 1.17|x| ulp)
+//   and the references and PyTorch use accurate exp. The kernels are memory-bound, so they cost nothing.
+// - left to the compilers: contraction of a*b+c into an fma (on by default in NVRTC, never in the emulator):
+//   results may differ from the emulator's in the last bit of such expressions.
 // NVRTC compiles without <cmath>; supply the two IEEE constants the kernels use.
 #ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
@@ -45,17 +53,17 @@ struct OnlineSoftmax {
 
     __device__ __forceinline__ void push(float x) {
         if (x > m) {  // new max: rescale what we had (exp(-inf) = 0 covers the empty state)
-            s = s * __expf(m - x) + 1.0f;
+            s = s * expf(m - x) + 1.0f;
             m = x;
         } else if (m != -INFINITY) {  // skipping -inf vs -inf avoids exp(NaN)
-            s += __expf(x - m);
+            s += expf(x - m);
         }
     }
 
     __device__ __forceinline__ void merge(float m2, float s2) {
         const float mm = fmaxf(m, m2);
         if (mm == -INFINITY) return;  // both empty (all -inf so far)
-        s = s * __expf(m - mm) + s2 * __expf(m2 - mm);
+        s = s * expf(m - mm) + s2 * expf(m2 - mm);
         m = mm;
     }
 

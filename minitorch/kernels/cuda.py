@@ -8,17 +8,36 @@ from typing import Any, Callable
 import numpy as np
 
 from . import reference
-from .cuda_optim import OptimKernels
-from .cuda_window import WindowKernels
+from .cuda_device import on_device
+from .cuda_optim import OPTIM_LAUNCH_THREADS, OptimKernels
+from .cuda_window import WINDOW_LAUNCH_THREADS, WindowKernels
 
 Array = Any
 WARP_ROWS_MAX_C = 1024  # up to this many classes a warp per row keeps all 32 lanes busy enough
 ROWS_PER_BLOCK = 8  # warp-per-row launch: 8 warps = 256 threads
 ROW_BLOCK = 512  # block-per-row launch (large C)
 ELEMWISE_BLOCK = 256
+REDUCE_BLOCK = 256  # the single-block reductions over rows (xent_reduce, xent_mean_scale)
 MAX_GRID = 65535  # grid-stride loops cover the rest
 BN_BLOCK = 256  # threads per block of the (N, C, HW) reductions
+BN_NC_ROWS = (8, 32)  # blockDim.y of the (N, C) reductions (x: 32 channels): 32 rows from N >= 256 on
 BN_TARGET_BLOCKS = 256  # about two waves of blocks on a 132-SM H100: enough to saturate memory
+
+# Every kernel a launcher requests, with each threads-per-block it launches it with: the NVRTC test
+# (tests/kernels/test_cupy_nvrtc.py) checks each exists and that registers x threads fit a block, and
+# checks against recorded launches that this table misses none.
+LAUNCH_THREADS: dict[str, tuple[int, ...]] = {
+    "xent_forward_warp": (32 * ROWS_PER_BLOCK,),
+    "xent_forward_block": (ROW_BLOCK,),
+    "xent_reduce": (REDUCE_BLOCK,),
+    "xent_mean_scale": (REDUCE_BLOCK,),
+    "xent_backward": (32 * ROWS_PER_BLOCK, ROW_BLOCK),
+    **{f"{k}_nc": tuple(32 * rows for rows in BN_NC_ROWS) for k in ("bn_stats", "bn_bwd_reduce")},
+    **{f"{k}_nchw": (BN_BLOCK,) for k in ("bn_stats", "bn_bwd_reduce")},
+    **{k: (ELEMWISE_BLOCK,) for k in ("bn_stats_finish", "bn_bwd_finish", "bn_apply", "bn_bwd_apply")},
+    **WINDOW_LAUNCH_THREADS,
+    **OPTIM_LAUNCH_THREADS,
+}
 
 
 def _ignore(ignore_index: int | None) -> int:
@@ -40,6 +59,7 @@ class CudaKernels(WindowKernels, OptimKernels):
     def __init__(self, load_module: Callable[[str], Any], xp: Any) -> None:
         self._load = load_module
         self.xp = xp
+        self._guard = hasattr(xp, "cuda")  # CuPy: run each launcher on its arrays' device (cuda_device.py)
         self._functions: dict[tuple[str, str], Any] = {}
         self._tables: dict[tuple, tuple[Array, Array, Array]] = {}
 
@@ -56,6 +76,7 @@ class CudaKernels(WindowKernels, OptimKernels):
         return (max(1, min(_ceil_div(total, ELEMWISE_BLOCK), MAX_GRID)),)
 
     # ---- softmax + cross-entropy -------------------------------------------------------------
+    @on_device
     def softmax_cross_entropy_forward(
         self, logits: Array, target: Array, ignore_index: int, label_smoothing: float, reduction: str
     ) -> tuple[Array, Array]:
@@ -79,9 +100,11 @@ class CudaKernels(WindowKernels, OptimKernels):
             return row_loss, lse
         out = xp.empty(1, dtype=np.float32)
         self._fn("softmax_xent.cu", "xent_reduce")(
-            (1,), (256,), (row_loss, target, np.int64(n), np.int64(_ignore(ignore_index)), np.int32(reduction == "mean"), out))
+            (1,), (REDUCE_BLOCK,),
+            (row_loss, target, np.int64(n), np.int64(_ignore(ignore_index)), np.int32(reduction == "mean"), out))
         return xp.reshape(out, ()), lse
 
+    @on_device
     def softmax_cross_entropy_backward(
         self, grad: Array, logits: Array, target: Array, lse: Array,
         ignore_index: int, label_smoothing: float, reduction: str,
@@ -102,7 +125,7 @@ class CudaKernels(WindowKernels, OptimKernels):
         if reduction == "mean":  # grad / count computed on the device: no host round trip
             mean_scale = xp.empty(1, dtype=np.float32)
             self._fn("softmax_xent.cu", "xent_mean_scale")(
-                (1,), (256,), (scale, target, np.int64(n), np.int64(_ignore(ignore_index)), mean_scale))
+                (1,), (REDUCE_BLOCK,), (scale, target, np.int64(n), np.int64(_ignore(ignore_index)), mean_scale))
             scale = mean_scale
         dx = xp.empty((n, c), dtype=np.float32)
         if c <= WARP_ROWS_MAX_C:
@@ -122,7 +145,7 @@ class CudaKernels(WindowKernels, OptimKernels):
     def _bn_split(self, n: int, c: int, hw: int) -> tuple[str, tuple, tuple, int, tuple]:
         """Reduction layout: (kernel suffix, grid, block, batch slices S, shape args)."""
         if hw == 1:  # (N, C): 32 channels across a warp, rows over blockDim.y (and grid.y slices)
-            rows = 32 if n >= 256 else 8
+            rows = BN_NC_ROWS[1] if n >= 256 else BN_NC_ROWS[0]
             tiles, per_block = _ceil_div(c, 32), rows * 16
             suffix, block, dims = "nc", (32, rows), (np.int64(n), np.int32(c))
         else:  # (N, C, HW): blocks per channel walking its planes
@@ -144,6 +167,7 @@ class CudaKernels(WindowKernels, OptimKernels):
              np.int32(bias is not None), np.int32(stat_is_var), np.float32(eps)))
         return y
 
+    @on_device
     def batch_norm_forward_train(
         self, x: Array, weight: Array | None, bias: Array | None,
         running_mean: Array | None, running_var: Array | None, momentum: float, eps: float,
@@ -169,6 +193,7 @@ class CudaKernels(WindowKernels, OptimKernels):
                 (_ceil_div(c, ELEMWISE_BLOCK),), (ELEMWISE_BLOCK,), (partial, np.int32(s), np.int32(c), *outputs))
         return self._bn_apply(x, weight, bias, mean, invstd, False, eps), mean, invstd
 
+    @on_device
     def batch_norm_forward_eval(
         self, x: Array, weight: Array | None, bias: Array | None,
         running_mean: Array, running_var: Array, eps: float,
@@ -179,6 +204,7 @@ class CudaKernels(WindowKernels, OptimKernels):
         x = self.xp.ascontiguousarray(x)
         return self._bn_apply(x, weight, bias, self._f32(running_mean), self._f32(running_var), True, eps)
 
+    @on_device
     def batch_norm_backward(
         self, dy: Array, x: Array, weight: Array | None, mean: Array, invstd: Array,
     ) -> tuple[Array, Array, Array]:

@@ -9,11 +9,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import reference
+from .cuda_device import on_device
 
 Array = Any
 OPTIM_CHUNK = 4096  # elements per block iteration of the multi-tensor optimizer kernels
 OPTIM_BLOCK = 256
 MAX_GRID = 65535  # blocks loop over chunks beyond this
+# Kernel name -> threads per block of its launches (collected into cuda.LAUNCH_THREADS).
+OPTIM_LAUNCH_THREADS: dict[str, tuple[int, ...]] = {
+    f"{rule}_multi": (OPTIM_BLOCK,) for rule in ("adam", "sgd", "adagrad", "adadelta")}
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -61,6 +65,7 @@ class OptimKernels:
                 (min(n_chunks, MAX_GRID),), (OPTIM_BLOCK,),
                 (table, sizes, starts, np.int32(len(roles[0])), np.int64(OPTIM_CHUNK), *scalars))
 
+    @on_device
     def adam_step(
         self, params: Sequence[Array], grads: Sequence[Array], exp_avgs: Sequence[Array],
         exp_avg_sqs: Sequence[Array], max_exp_avg_sqs: Sequence[Array] | None = None, *, step: int, lr: float,
@@ -80,6 +85,7 @@ class OptimKernels:
                      f(lr), f(beta1), f(beta2), f(eps), f(weight_decay), np.int32(decoupled), np.int32(amsgrad),
                      np.int32(maximize), f(lr / (1.0 - beta1**step)), f(math.sqrt(1.0 - beta2**step)))
 
+    @on_device
     def sgd_step(
         self, params: Sequence[Array], grads: Sequence[Array], momentum_buffers: Sequence[Array] | None,
         *, lr: float, momentum: float, weight_decay: float, nesterov: bool, dampening: float = 0.0,
@@ -98,6 +104,7 @@ class OptimKernels:
         self._launch("sgd_multi", [params, grads, bufs or params], f(lr), f(momentum), f(dampening),
                      f(weight_decay), np.int32(nesterov), np.int32(bool(momentum)), np.int32(maximize))
 
+    @on_device
     def adagrad_step(
         self, params: Sequence[Array], grads: Sequence[Array], state_sums: Sequence[Array],
         *, step: int, lr: float, lr_decay: float, weight_decay: float, eps: float, maximize: bool = False,
@@ -113,6 +120,7 @@ class OptimKernels:
         self._launch("adagrad_multi", [params, grads, state_sums], f(clr), f(weight_decay), f(eps),
                      np.int32(maximize))
 
+    @on_device
     def adadelta_step(
         self, params: Sequence[Array], grads: Sequence[Array], square_avgs: Sequence[Array],
         acc_deltas: Sequence[Array], *, lr: float, rho: float, eps: float, weight_decay: float,

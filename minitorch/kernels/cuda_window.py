@@ -7,6 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import reference
+from .cuda_device import on_device
 
 Array = Any
 Pair = tuple[int, int]
@@ -14,6 +15,10 @@ BLOCK = 256
 MAX_GRID = 65535  # grid-stride loops cover the rest (tests lower it to exercise them)
 INT32_SAFE = 2**30  # every in-plane quantity and their sums stay inside the kernels' 32-bit ints
 SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+# Kernel name -> threads per block of its launches (collected into cuda.LAUNCH_THREADS).
+WINDOW_LAUNCH_THREADS: dict[str, tuple[int, ...]] = {
+    f"{name}_{suffix}": (BLOCK,) for suffix in SUFFIX.values()
+    for name in ("im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_backward_scatter")}
 
 
 def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
@@ -57,6 +62,7 @@ class WindowKernels:
         ints = tuple(np.int32(v) for v in args[-12:])  # the WINDOW_ARGS block, always last
         self._fn("window.cu", f"{name}_{SUFFIX[np.dtype(dtype)]}")(grid, (BLOCK,), (*args[:-12], *ints))
 
+    @on_device
     def im2col(self, x: Array, kernel_size: Pair, stride: Pair, padding: Pair, dilation: Pair) -> Array:
         """(N, C, H, W) -> (N, C*kh*kw, OH*OW) columns, zero padding (torch unfold's layout)."""
         geo = _geometry(*x.shape[2:], kernel_size, stride, padding, dilation) if x.ndim == 4 else None
@@ -69,6 +75,7 @@ class WindowKernels:
                             (self.xp.ascontiguousarray(x), cols, np.int64(n * c), *geo))
         return cols
 
+    @on_device
     def col2im(self, cols: Array, output_size: Pair, kernel_size: Pair, stride: Pair, padding: Pair,
                dilation: Pair) -> Array:
         """(N, C*kh*kw, L) columns -> (N, C, H, W), overlapping entries summed (torch fold)."""
@@ -87,6 +94,7 @@ class WindowKernels:
                             (self.xp.ascontiguousarray(cols), x, np.int64(n * c), *geo))
         return x
 
+    @on_device
     def max_pool2d_forward(self, x: Array, kernel_size: Pair, stride: Pair, padding: Pair, dilation: Pair,
                            ceil_mode: bool) -> tuple[Array, Array]:
         """(out, int64 indices h*W + w into each input plane), PyTorch's tie and NaN rules."""
@@ -103,6 +111,7 @@ class WindowKernels:
                             (self.xp.ascontiguousarray(x), out, indices, np.int64(n * c), *geo))
         return out, indices
 
+    @on_device
     def max_pool2d_backward(self, grad: Array, indices: Array, input_shape: tuple[int, ...], *,
                             kernel_size: Pair | None = None, stride: Pair | None = None,
                             padding: Pair | None = None, dilation: Pair | None = None,

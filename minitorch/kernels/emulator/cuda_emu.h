@@ -193,16 +193,21 @@ template <class A, class B> inline typename std::common_type<A, B>::type max(A a
   using C = typename std::common_type<A, B>::type;
   return C(a) < C(b) ? C(b) : C(a);
 }
-inline float __expf(float x) { return expf(x); }
-inline float __exp10f(float x) { return powf(10.0f, x); }
-inline float __logf(float x) { return logf(x); }
+// The fast intrinsics as the GPU computes them: a float multiply around ex2.approx / lg2.approx / rcp.approx
+// (libdevice's __nv_fast_*). The rounded multiply is the error that grows with |x| (__expf: 2 + 1.17|x| ulp),
+// so it is reproduced exactly; exp2f/log2f stand for the approx instructions (within 2 ulp of them).
+// minitorch's kernels call none of these (common.cuh); they are here for code that does.
+inline float __expf(float x) { return exp2f(x * 1.44269504f); }
+inline float __exp10f(float x) { return exp2f(x * 3.32192809f); }
+inline float __logf(float x) { return log2f(x) * 0.693147181f; }
 inline float __log2f(float x) { return log2f(x); }
-inline float __log10f(float x) { return log10f(x); }
-inline float __powf(float a, float b) { return powf(a, b); }
-inline float __sinf(float x) { return sinf(x); }
+inline float __log10f(float x) { return log2f(x) * 0.301029996f; }
+inline float __powf(float a, float b) { return exp2f(b * log2f(a)); }
+inline float __sinf(float x) { return sinf(x); }  // sin.approx's larger error outside [-pi, pi] is not modelled
 inline float __cosf(float x) { return cosf(x); }
 inline float __tanf(float x) { return tanf(x); }
-inline float __fdividef(float a, float b) { return a / b; }
+// a * rcp(b): with flush to zero, 2^126 < |b| < 2^128 gives 0 (and inf / such b NaN), as CUDA documents.
+inline float __fdividef(float a, float b) { return a * (1.0f / b); }
 inline float __frcp_rn(float x) { return 1.0f / x; }
 inline float __fsqrt_rn(float x) { return sqrtf(x); }
 inline float __fadd_rn(float a, float b) { return a + b; }
