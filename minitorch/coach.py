@@ -114,7 +114,9 @@ def _check_first_loss(rows: Any, labels: Any) -> None:
     loss = float(np.mean(lse - rows[np.arange(len(labels)), labels]))
     classes = rows.shape[1]
     expected = math.log(classes)
-    if abs(loss - expected) > 1.0 + 0.5 * expected:
+    # Only a loss far above ln(C) is a mistake: far below it means the model already learned (a resumed run,
+    # pretrained weights), which no fresh initialisation reaches.
+    if loss - expected > 1.0 + 0.5 * expected:
         _warn("first_loss",
               f"the first training loss is {loss:.3g}, far from ln({classes}) = {expected:.3g}, the loss of a model "
               f"that guesses all {classes} classes equally: the initial logits are too large or too confident. "

@@ -144,6 +144,12 @@ def test_only_the_first_training_loss_is_compared():
     assert coached(lambda: F.cross_entropy(large, y)) == []
 
 
+def test_a_first_loss_far_below_ln_c_is_a_trained_model_and_silent():
+    x, y = logits_and_labels(scale=30.0)
+    right = mt.tensor(np.eye(10, dtype=np.float32)[y.numpy()] * 30.0, requires_grad=True)  # confident and right
+    assert coached(lambda: F.cross_entropy(right, y)) == []  # a resumed run's first loss (~0) is no mistake
+
+
 # -- e: dead ReLUs ----------------------------------------------------------------------------------
 def relu_calls(n, dead_units, units=20, training=True):
     relu = nn.ReLU().train(training)
