@@ -37,3 +37,17 @@ def real_mnist_root() -> str:
     if len(folders) != 1:
         pytest.skip(f"the MNIST train and test files lie in different folders: {sorted(map(str, folders))}")
     return str(folders.pop().parent)
+
+
+def write_fake_mnist(root) -> None:
+    """Separable fake digits (class k lights up row 2k + 3) as real IDX files in root/mnist/: 600 train, 200 test."""
+    from minitorch.data import write_idx
+    rng = np.random.default_rng(0)
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    for split, n in (("train", 600), ("t10k", 200)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        images[np.arange(n), labels * 2 + 3, :] = 255
+        write_idx(folder / f"{split}-images-idx3-ubyte", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte", labels)

@@ -23,7 +23,7 @@ import pytest
 from train_fault_runner import Faults
 
 import minitorch as mt
-from minitorch.data import write_idx
+from helpers import write_fake_mnist
 from minitorch.training import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,16 +38,9 @@ CONFIG = ["--epochs", str(EPOCHS), "--max-steps", str(STEPS), "--batch-size", "1
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """Separable fake digits written as real IDX files (class k lights up row k)."""
+    """Separable fake digits written as real IDX files (helpers.write_fake_mnist)."""
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    (root / "mnist").mkdir()
-    for split, n in (("train", 600), ("t10k", 200)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-        images[np.arange(n), labels * 2 + 3, :] = 255
-        write_idx(root / "mnist" / f"{split}-images-idx3-ubyte", images)
-        write_idx(root / "mnist" / f"{split}-labels-idx1-ubyte", labels)
+    write_fake_mnist(root)
     return root
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import minitorch as mt
-from minitorch.data import write_idx
+from helpers import write_fake_mnist
 from minitorch.training import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,16 +33,8 @@ def train_script():
 
 @pytest.fixture
 def tiny_mnist(tmp_path):
-    """Separable fake digits: class k lights up row k. Written as real IDX files in mnist/."""
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "data" / "mnist"
-    folder.mkdir(parents=True)
-    for split, n in (("train", 600), ("t10k", 200)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-        images[np.arange(n), labels * 2 + 3, :] = 255
-        write_idx(folder / f"{split}-images-idx3-ubyte", images)
-        write_idx(folder / f"{split}-labels-idx1-ubyte", labels)
+    """Separable fake digits written as real IDX files in mnist/ (helpers.write_fake_mnist)."""
+    write_fake_mnist(tmp_path / "data")
     return tmp_path / "data"
 
 

@@ -13,12 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from mpi_launch import launch, skip_reason
 
 import minitorch as mt
-from minitorch.data import write_idx
+from helpers import write_fake_mnist
 from minitorch.training import RunError, UsageError
 from minitorch.training.ranks import Ranks
 
@@ -32,16 +31,9 @@ needs_mpi = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() o
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """Separable fake digits written as real IDX files (class k lights up row k)."""
+    """Separable fake digits written as real IDX files (helpers.write_fake_mnist)."""
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    (root / "mnist").mkdir()
-    for split, n in (("train", 600), ("t10k", 200)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-        images[np.arange(n), labels * 2 + 3, :] = 255
-        write_idx(root / "mnist" / f"{split}-images-idx3-ubyte", images)
-        write_idx(root / "mnist" / f"{split}-labels-idx1-ubyte", labels)
+    write_fake_mnist(root)
     return root
 
 
