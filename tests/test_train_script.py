@@ -43,6 +43,22 @@ def run(train_script, data, out, *extra):
     assert train_script.main(argv) == 0
     return json.loads((out / "metrics.json").read_text())
 
+def run_interrupted(monkeypatch, train_script, data, out, *extra):
+    """A run stopped by a KeyboardInterrupt (Ctrl-C without a signal handler) as its second epoch starts."""
+    import minitorch.training.loop as loop
+    real, calls = loop.train_epoch, []
+
+    def interrupted(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(loop, "train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(train_script, data, out, *extra)
+    monkeypatch.setattr(loop, "train_epoch", real)
+
 
 def test_smoke_max_steps_writes_checkpoint_metrics_and_plot(train_script, tiny_mnist, tmp_path, capsys):
     out = tmp_path / "run"
@@ -81,19 +97,7 @@ def test_resume_continues_the_same_run(train_script, tiny_mnist, tmp_path, monke
 
     # Interrupt a second, identical run during its second epoch (a KeyboardInterrupt from no signal
     # handler: the default Ctrl-C), then resume it with --resume alone: it remembers its flags.
-    import minitorch.training.loop as loop
-    real, calls = loop.train_epoch, []
-
-    def interrupted(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(loop, "train_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run(train_script, tiny_mnist, tmp_path / "resumed", *args)
-    monkeypatch.setattr(loop, "train_epoch", real)
+    run_interrupted(monkeypatch, train_script, tiny_mnist, tmp_path / "resumed", *args)
     assert int(mt.load(tmp_path / "resumed" / "checkpoint.npz")["epoch"]) == 1
     assert train_script.main(["--resume", str(tmp_path / "resumed"), "--no-progress"]) == 0
 

@@ -15,7 +15,7 @@ from minitorch.data import DataLoader, TensorDataset
 from minitorch.training import health as health_module
 from minitorch.training import train_epoch
 from minitorch.training.health import HealthMonitor, attach_forward_hook
-from test_train_script import load_train_script, run
+from test_train_script import load_train_script, run, run_interrupted
 from test_train_script import tiny_mnist  # noqa: F401  (a fixture, used by name)
 
 HOOK_KINDS = ["register_forward_hook", "wrapped forward"]
@@ -154,19 +154,7 @@ def test_train_py_health_every_zero_and_no_plot(train_script, tiny_mnist, tmp_pa
 def test_resumed_run_continues_the_health_records(train_script, tiny_mnist, tmp_path, monkeypatch):  # noqa: F811
     args = ("--epochs", "3", "--max-steps", "4", "--batch-size", "16", "--no-plot", "--health-every", "3")
     straight = run(train_script, tiny_mnist, tmp_path / "straight", *args)["health"]["records"]
-    import minitorch.training.loop as loop
-    real, calls = loop.train_epoch, []
-
-    def interrupted(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(loop, "train_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run(train_script, tiny_mnist, tmp_path / "resumed", *args)
-    monkeypatch.setattr(loop, "train_epoch", real)
+    run_interrupted(monkeypatch, train_script, tiny_mnist, tmp_path / "resumed", *args)
     assert train_script.main(["--resume", str(tmp_path / "resumed"), "--no-progress", "--health-every", "3"]) == 0
     resumed = json.loads((tmp_path / "resumed" / "metrics.json").read_text())["health"]["records"]
     assert [r["step"] for r in resumed] == [r["step"] for r in straight] == [0, 3, 6, 9]
