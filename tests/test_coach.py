@@ -208,4 +208,4 @@ def test_train_py_is_silent(train_script, tiny_mnist, tmp_path, monkeypatch, mod
     relus = 3 if model == "cnn" else 1
     assert ran.pop("dead_fraction") == 2 * relus  # calls 5 and 20 of each ReLU
     assert ran == {"_check_probabilities": 3, "_check_first_loss": 1, "optimizer_step": 24,
-                   "forward_in_train_mode": 24 * (2 if model == "mlp" else 4)}
+                   "forward_in_train_mode": 24 * (2 if model == "mlp" else 5)}  # Dropout and BatchNorm modules

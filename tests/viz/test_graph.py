@@ -92,15 +92,15 @@ def test_cnn_ops_and_shapes():
     g = graph(loss, group_by="module")
     ops = _ops(g)
     block = ["Conv2d", "BatchNormTrain", "ReLU", "MaxPool2d"]
-    assert [n["name"] for n in ops] == block * 2 + ["Reshape", "Dropout", "Linear", "ReLU", "Dropout", "Linear",
-                                                   "CrossEntropy"]
+    assert [n["name"] for n in ops] == block * 2 + ["Reshape", "Dropout", "Linear", "BatchNormTrain", "ReLU",
+                                                   "Dropout", "Linear", "CrossEntropy"]
     assert ops[0]["inputs"] == [(8, 1, 28, 28), (16, 1, 5, 5)] and ops[0]["output"] == (8, 16, 28, 28)
     assert ops[3]["output"] == (8, 16, 14, 14) and ops[7]["output"] == (8, 32, 7, 7)
     assert ops[8]["output"] == (8, 1568) and ops[8]["module"] == "8: Flatten"
     assert ops[0]["rule"].startswith("dx = col2im(W.T @ grad)")
     leaves = _by_name(g)
     assert set(leaves) == {"x", "0.weight", "1.weight", "1.bias", "4.weight", "5.weight", "5.bias", "10.weight",
-                           "10.bias", "13.weight", "13.bias"}
+                           "11.weight", "11.bias", "14.weight", "14.bias"}
     assert leaves["4.weight"]["module"] == "4: Conv2d" and leaves["4.weight"]["shape"] == (32, 16, 5, 5)
     loss.backward()
     assert all(n["grad"]["shape"] == n["output"] for n in _ops(g))
