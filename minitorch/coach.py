@@ -85,7 +85,7 @@ def _rows(input: Any, n: int) -> Any:
     xp, a = input.xp, input.array
     if a.ndim > 2:
         a = xp.permute_dims(a, (0, *range(2, a.ndim), 1))
-    return np.asarray(input.backend.to_host(xp.reshape(a, (-1, input.shape[1]))[:n]), dtype=np.float64)
+    return np.asarray(input.backend.to_host(xp.reshape(a, (-1, input.shape[1]))[:n, :]), dtype=np.float64)
 
 
 def _check_probabilities(rows: Any) -> None:
