@@ -37,6 +37,7 @@ from .ops import erf
 from .tensor import Tensor
 from . import accelerator, cuda, data, nn, optim, training, utils, viz
 from .serialization import load, save
+from .capture import CaptureError, compile  # noqa: A004  (torch.compile's name)
 
 # PyTorch's other names for the same functions.
 concat = concatenate = cat

@@ -15,6 +15,7 @@ class _GradState(threading.local):
 
     enabled = True
     anomaly = False  # detect_anomaly(): check every op's output and gradients for NaN/Inf
+    recorder = None  # minitorch.compile's Recorder while it records a step in this thread (capture/record.py)
 
 
 _state = _GradState()
@@ -207,6 +208,8 @@ class Function:
             t = tensor_type._make(out, backend, False, None)
             if view:
                 share_storage(t, args[0])
+            if _state.recorder is not None:  # minitorch.compile is recording this step: note the op
+                _state.recorder.op(cls, args, kwargs, ctx, t)
             return t
         ctx.fn = cls
         ctx.inputs = args
@@ -217,6 +220,8 @@ class Function:
             share_storage(t, args[0])
         if ctx.saved:
             ctx.versions = saved_versions(ctx.saved, args, tensor_type, t)
+        if _state.recorder is not None:
+            _state.recorder.op(cls, args, kwargs, ctx, t)
         return t
 
 

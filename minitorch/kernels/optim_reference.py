@@ -56,6 +56,40 @@ def adam_step(
         p -= update
 
 
+def adam_step_into(
+    params: Sequence[Array], grads: Sequence[Array], exp_avgs: Sequence[Array], exp_avg_sqs: Sequence[Array],
+    max_exp_avg_sqs: Sequence[Array] | None, scratch: Sequence[Array],
+    *, step: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
+    amsgrad: bool = False, maximize: bool = False,
+) -> None:
+    """adam_step with every temporary written into `scratch` (one array per parameter): NumPy's `out=`, which
+    the array API lacks. The same operations in the same order, so the same bits, without four allocations
+    per parameter; the flat-buffer path (optim/flat.py) runs it on NumPy."""
+    xp = _xp(params)
+    bc2 = math.sqrt(1.0 - beta2**step)
+    step_size = lr / (1.0 - beta1**step) * bc2
+    eps_hat = eps * bc2
+    maxes = max_exp_avg_sqs if amsgrad else [None] * len(params)
+    for p, g, m, v, vmax, t in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, scratch):
+        if weight_decay and decoupled:
+            p *= 1.0 - lr * weight_decay
+        g = _direction(g, p, maximize, 0.0 if decoupled else weight_decay)
+        m *= beta1
+        xp.multiply(g, 1.0 - beta1, out=t)
+        m += t
+        v *= beta2
+        xp.multiply(g, 1.0 - beta2, out=t)
+        t *= g
+        v += t
+        if amsgrad:
+            xp.maximum(vmax, v, out=vmax)
+        xp.sqrt(vmax if amsgrad else v, out=t)
+        t += eps_hat
+        xp.divide(m, t, out=t)
+        t *= step_size
+        p -= t
+
+
 def sgd_step(
     params: Sequence[Array], grads: Sequence[Array], momentum_buffers: Sequence[Array] | None,
     *, lr: float, momentum: float, weight_decay: float, nesterov: bool, dampening: float = 0.0,

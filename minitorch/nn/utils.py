@@ -4,9 +4,11 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from ..capture.hooks import replayed
 from ..tensor import Tensor
 
 
+@replayed  # raw-array work: a step minitorch.compile records replays it as one call
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> Tensor:
     """Scale gradients so their joint norm is at most max_norm; returns the norm before clipping."""
@@ -40,6 +42,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     return Tensor._make(xp.astype(total, grads[0].array.dtype), backend, False, None)
 
 
+@replayed
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient elementwise into [-clip_value, clip_value] (NaN stays NaN, as in PyTorch)."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)

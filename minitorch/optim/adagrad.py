@@ -4,16 +4,18 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_range, multi_tensor_step
+from .optimizer import Optimizer, check_range
 
 
 class Adagrad(Optimizer):
     """s += g^2; p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(s) + eps), with L2 weight decay and maximize."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False) -> None:
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False,
+                 flat: bool = False) -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize))
+                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize),
+                         flat=flat)
         # As PyTorch: state exists from construction (step 0, the accumulator filled), so a state dict taken
         # before the first step already holds every parameter.
         for group in self.param_groups:
@@ -43,4 +45,5 @@ class Adagrad(Optimizer):
             state["step"] += 1
             by_step.setdefault(state["step"], []).append(p)
         for step, ps in by_step.items():
-            multi_tensor_step("adagrad_step", ps, [self.state[p]["sum"] for p in ps], step=step, **hyper)
+            sums = [self.state_tensor(p, "sum") for p in ps]  # re-homed into the flat buffer
+            self.multi_tensor_step("adagrad_step", ps, sums, step=step, **hyper)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_range, multi_tensor_step, state_tensor
+from .optimizer import Optimizer, check_range, rule
 
 
 class Adam(Optimizer):
@@ -14,9 +14,9 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, flat: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+                                      maximize=maximize), flat=flat)
 
     def validate(self, group: dict[str, Any]) -> None:
         super().validate(group)
@@ -33,6 +33,17 @@ class Adam(Optimizer):
         hyper = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                      weight_decay=group["weight_decay"], decoupled=self.decoupled, amsgrad=group["amsgrad"],
                      maximize=group["maximize"])
+        states = [self.state[p] for p in params] if self._homes else None
+        step = states[0].get("step", 0) + 1 if states else 0
+        if states and all(s.get("step", 0) + 1 == step for s in states):  # flat=True: one step count, one buffer
+            names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+            flat = self.flat_states(params, names)
+            if flat is not None:
+                for s in states:
+                    s["step"] = step
+                buf, arrays = flat
+                buf.run(rule(buf.backend, "adam_step"), [*arrays, None][:3], dict(hyper, step=step))
+                return
         # Bias correction depends on each parameter's own step count (a parameter without a grad in
         # some step falls behind), so parameters are batched by step.
         by_step: dict[int, list[Tensor]] = {}
@@ -41,10 +52,10 @@ class Adam(Optimizer):
             state["step"] = state.get("step", 0) + 1
             by_step.setdefault(state["step"], []).append(p)
         for step, ps in by_step.items():
-            ms = [state_tensor(self.state[p], "exp_avg", p) for p in ps]
-            vs = [state_tensor(self.state[p], "exp_avg_sq", p) for p in ps]
-            maxes = [state_tensor(self.state[p], "max_exp_avg_sq", p) for p in ps] if group["amsgrad"] else None
-            multi_tensor_step("adam_step", ps, ms, vs, maxes, step=step, **hyper)
+            ms = [self.state_tensor(p, "exp_avg") for p in ps]
+            vs = [self.state_tensor(p, "exp_avg_sq") for p in ps]
+            maxes = [self.state_tensor(p, "max_exp_avg_sq") for p in ps] if group["amsgrad"] else None
+            self.multi_tensor_step("adam_step", ps, ms, vs, maxes, step=step, **hyper)
 
 
 class AdamW(Adam):
@@ -54,5 +65,5 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 maximize: bool = False, flat: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, flat=flat)

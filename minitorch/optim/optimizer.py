@@ -10,9 +10,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .. import coach, dtypes, kernels
+from ..autograd import _state as _grad_state
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 from ..inplace import bump_versions, zero_grads
+from . import flat as _flat
 
 
 def check_range(name: str, value: float, low: float = 0.0, high: float | None = None,
@@ -25,10 +27,16 @@ def check_range(name: str, value: float, low: float = 0.0, high: float | None = 
 
 
 class Optimizer:
-    """Base class: `param_groups` (dicts with "params" and hyper-parameters) and `state[param]`."""
+    """Base class: `param_groups` (dicts with "params" and hyper-parameters) and `state[param]`.
 
-    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+    flat=True re-homes each group's parameters, gradients and state into one flat buffer per device and dtype
+    (optim/flat.py), so an update is a few whole-buffer calls instead of a few per parameter.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any], *, flat: bool = False) -> None:
         self.defaults = defaults
+        self.flat = flat  # not a hyper-parameter: state_dict()'s format stays PyTorch's
+        self._homes: dict[int, tuple[_flat.FlatBuffer, int]] = {}  # id(param) -> (its flat buffer, index)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -60,13 +68,19 @@ class Optimizer:
         group = {**self.defaults, **group, "params": params}
         self.validate(group)
         self.param_groups.append(group)
+        if self.flat:
+            self._homes.update(_flat.layout(params))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of every parameter (None, or zeros when set_to_none=False)."""
+        if _grad_state.recorder is not None:  # inside minitorch.compile's recording: replayed as one call
+            return _grad_state.recorder.call(type(self).zero_grad, self, set_to_none, graph_safe="grad")
         zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a .grad; closure re-evaluates the loss first."""
+        if _grad_state.recorder is not None:  # replayed as one call, reading lr and the state when it runs
+            return _grad_state.recorder.optimizer_step(self, closure)
         loss = None
         if closure is not None:
             with enable_grad():
@@ -84,6 +98,51 @@ class Optimizer:
     def update(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """Apply this optimizer's rule to `params` (those of `group` that have a .grad)."""
         raise NotImplementedError
+
+    # -- flat buffers (optim/flat.py) ------------------------------------------------------------
+    def state_tensor(self, p: Tensor, name: str) -> Tensor:
+        """self.state[p][name], zeros on first use: a view of the flat state buffer `name` where p has one
+        (a state tensor loaded from a checkpoint is copied into it once, same values)."""
+        state = self.state[p]
+        home = self._homes.get(id(p)) if self._homes else None
+        if home is None or not home[0].fits(home[1], p):
+            return state_tensor(state, name, p)
+        view = home[0].state_view(name, home[1])
+        t = state.get(name)
+        if t is None:
+            state[name] = t = Tensor._make(view, p.backend, False, None)
+        elif t.array is not view and t.backend is p.backend and tuple(t.array.shape) == tuple(view.shape):
+            view[...] = t.array
+            t.array = view
+        return t
+
+    def flat_states(self, params: list[Tensor], names: tuple[str, ...]) -> tuple[Any, list[Any]] | None:
+        """(flat buffer, its flat state arrays for `names`) when `params` are exactly one buffer's parameters,
+        each state tensor made (or re-homed) as a view of it first; None otherwise. The per-step fast path."""
+        home = self._homes.get(id(params[0])) if params else None
+        if home is None or not home[0].intact(params):
+            return None
+        buf, flats = home[0], []
+        for name in names:
+            tensors = buf.state_tensors.get(name)
+            if tensors is None or not all(self.state[p].get(name) is t for p, t in zip(params, tensors)):
+                tensors = buf.state_tensors[name] = [self.state_tensor(p, name) for p in params]
+                if not all(t.array is v for t, v in zip(tensors, buf.state[name][1])):
+                    return None  # a state of another shape or device (a loaded checkpoint): per tensor
+            flats.append(buf.state[name][0])
+        return buf, flats
+
+    def multi_tensor_step(self, name: str, params: list[Tensor], *states: list[Tensor] | None, **hyper: Any) -> None:
+        """multi_tensor_step(), as one call on whole flat buffers when `params` are exactly one buffer's
+        parameters and each state list its views (the rules are elementwise: the numbers are the same)."""
+        home = self._homes.get(id(params[0])) if self._homes and params else None
+        buf = home[0] if home is not None else None
+        if buf is not None and buf.intact(params):
+            flats = [None if s is None else buf.flat_of([t.array for t in s]) for s in states]
+            if all(f is not None or s is None for f, s in zip(flats, states)):
+                buf.run(rule(buf.backend, name), flats, hyper)
+                return
+        multi_tensor_step(name, params, *states, **hyper)
 
     # -- state_dict ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -213,7 +272,11 @@ def multi_tensor_step(name: str, params: list[Tensor], *states: list[Tensor] | N
     for i, p in enumerate(params):
         by_backend.setdefault(p.backend, []).append(i)
     for backend, idx in by_backend.items():
-        rule = getattr(backend.kernels, name, None) if kernels.fused_enabled() else None
-        rule = rule or getattr(kernels.reference, name)
         arrays = [[s[i].array for i in idx] if s is not None else None for s in states]
-        rule([params[i].array for i in idx], [params[i].grad.array for i in idx], *arrays, **hyper)
+        rule(backend, name)([params[i].array for i in idx], [params[i].grad.array for i in idx], *arrays, **hyper)
+
+
+def rule(backend: Any, name: str) -> Callable[..., None]:
+    """The update rule `name` for a backend: its fused kernel, unless MINITORCH_FUSED=0, else the reference."""
+    rule = getattr(backend.kernels, name, None) if kernels.fused_enabled() else None
+    return rule or getattr(kernels.reference, name)

@@ -4,16 +4,17 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_range, multi_tensor_step, state_tensor
+from .optimizer import Optimizer, check_range
 
 
 class SGD(Optimizer):
     """p -= lr * d, where d = g + wd p, or with momentum b = mu b + (1 - dampening) d and d = b (nesterov: d + mu b)."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 flat: bool = False) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize))
+                                      nesterov=nesterov, maximize=maximize), flat=flat)
 
     def validate(self, group: dict[str, Any]) -> None:
         super().validate(group)
@@ -27,7 +28,7 @@ class SGD(Optimizer):
         hyper = dict(lr=group["lr"], momentum=group["momentum"], weight_decay=group["weight_decay"],
                      nesterov=group["nesterov"], maximize=group["maximize"])
         if not group["momentum"]:
-            multi_tensor_step("sgd_step", params, None, dampening=0.0, **hyper)
+            self.multi_tensor_step("sgd_step", params, None, dampening=0.0, **hyper)
             return
         # PyTorch's first step clones the gradient into the buffer, undamped; a zero buffer run with
         # dampening 0 gives exactly that (b = mu * 0 + d), so new buffers take one call, the others another.
@@ -35,5 +36,5 @@ class SGD(Optimizer):
         seen = [p for p in params if "momentum_buffer" in self.state[p]]
         for batch, dampening in ((fresh, 0.0), (seen, group["dampening"])):
             if batch:
-                bufs = [state_tensor(self.state[p], "momentum_buffer", p) for p in batch]
-                multi_tensor_step("sgd_step", batch, bufs, dampening=dampening, **hyper)
+                bufs = [self.state_tensor(p, "momentum_buffer") for p in batch]
+                self.multi_tensor_step("sgd_step", batch, bufs, dampening=dampening, **hyper)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from ...autograd import _state as _grad_state
 from ..optimizer import Optimizer
 
 
@@ -15,6 +16,12 @@ def per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
                              f"values, param_groups has {len(optimizer.param_groups)}.")
         return list(value)
     return [value] * len(optimizer.param_groups)
+
+
+def refuse_in_capture() -> None:
+    """A scheduler stepped inside a step that minitorch.compile records would step only once: say so."""
+    _grad_state.recorder.problem("lr_scheduler.step() inside the compiled step would run only when recording; "
+                                 "call it outside (each replay reads the optimizer's lr when it runs)")
 
 
 def group_lrs(optimizer: Optimizer) -> list[float]:
@@ -73,6 +80,8 @@ class LRScheduler:
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
+        if _grad_state.recorder is not None:
+            refuse_in_capture()
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()

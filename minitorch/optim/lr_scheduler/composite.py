@@ -5,8 +5,9 @@ import math
 from bisect import bisect_right
 from typing import Any
 
+from ...autograd import _state as _grad_state
 from ..optimizer import Optimizer
-from .base import LRScheduler, group_lrs
+from .base import LRScheduler, group_lrs, refuse_in_capture
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -60,6 +61,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric; reduce the lrs when it has plateaued."""
+        if _grad_state.recorder is not None:
+            refuse_in_capture()
         current = float(metrics)
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current, self.best):
