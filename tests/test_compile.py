@@ -9,6 +9,7 @@ import minitorch as mt
 from minitorch import nn, optim
 from minitorch.capture import CaptureError, CaptureWarning
 from minitorch.capture.flat_tape import FlatTape
+from minitorch.ops.nll import labels_ok
 from minitorch.training import workshop_mlp
 
 THIS = __file__.rsplit("/", 1)[-1]
@@ -72,6 +73,7 @@ def test_100_steps_bit_identical_to_eager(make_opt):
     tape, = captured[3].tapes.values()
     assert tape.checked and tape.replays == 99  # recorded once, its first replay checked against eager
     assert isinstance(tape.fast, FlatTape) and tape.fast.checked  # then traced flat, checked again, replayed
+    assert sum(getattr(fn, "func", None) is labels_ok for fn, *_ in tape.fast.calls) == 1  # the label check
 
 
 def test_100_steps_through_the_emulated_kernels(monkeypatch):
@@ -374,11 +376,12 @@ def test_gradient_clipping_inside_the_step_is_replayed():
 
 def test_cuda_graph_plan_of_the_workshop_step():
     from minitorch.capture.cuda_graph import GraphedTape, Unsupported, plan
-    from minitorch.capture.tape import Backward, Call
+    from minitorch.capture.tape import Backward, Call, Check
     *_, step = train(True, batches(2))
     tape, = step.tapes.values()
-    before, graphed, after = plan(tape)
-    assert [c.fn.__name__ for c in before] == ["zero_grad"]  # .grad only: it runs ahead of the launch
+    before, graphed, after = plan(tape, 2)
+    check, zero_grad = before  # the label check (of an input) and zero_grad (.grad only) run ahead of the launch
+    assert isinstance(check, Check) and check.specs == [("s", 1)] and zero_grad.fn.__name__ == "zero_grad"
     assert isinstance(graphed[-1], Backward) and [c.fn.__name__ for c in after] == ["step"]
     assert [c.fn.__name__ for c in graphed if isinstance(c, Call)] == ["_count_batch"]  # a device-side counter
     assert tape.uses_rng  # dropout: no graph until the generator's position lives on the device
@@ -488,3 +491,183 @@ def test_every_backend_replays_bit_identically(device):
     eager, captured = run(False), run(True)
     assert eager[0] == captured[0]
     assert all(a.tobytes() == b.tobytes() for a, b in zip(eager[1], captured[1]))
+
+
+# -- labels: the loss wrappers check them on the host, and a replay reruns that check ---------------------------
+
+LOSSES = {
+    "cross_entropy": nn.functional.cross_entropy,
+    "nll_loss": lambda z, y: nn.functional.nll_loss(nn.functional.log_softmax(z, dim=1), y),
+}
+
+
+def clean_labels(n: int = 7, rows: int = 16, classes: int = 5) -> list[np.ndarray]:
+    rng = np.random.default_rng(3)
+    return [rng.integers(0, classes, rows) for _ in range(n)]
+
+
+def label_run(loss: str, labels: list, compiled: bool, trace: bool = True, device: str = "cpu"):
+    """A linear classifier's step (zero_grad, loss, backward) per batch of labels. Returns, per batch, the
+    (loss, gradient) bytes or the IndexError's message; the step; the weight and the inputs."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((4, 5)).astype(np.float32)
+    xs = [rng.standard_normal((len(y), 4)).astype(np.float32) for y in labels]
+    w = nn.Parameter(mt.tensor(weight, device=device))
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        out = LOSSES[loss](x @ w, y)
+        out.backward()
+        return out
+
+    run = mt.compile(step, trace=trace) if compiled else step
+    results = []
+    for x, y in zip(xs, labels):
+        try:
+            out = run(mt.tensor(x, device=device), mt.tensor(y, device=device))
+            w.backend.raise_pending_errors()  # where the check leaves a flag on the device (CUDA)
+            results.append((out.detach().numpy().tobytes(), w.grad.numpy().tobytes()))
+        except IndexError as exc:
+            results.append(str(exc))
+    return results, run, weight, xs
+
+
+def torch_loss_and_grad(loss: str, weight: np.ndarray, x: np.ndarray, y: np.ndarray):
+    torch = pytest.importorskip("torch")
+    w = torch.tensor(weight, requires_grad=True)
+    z = torch.tensor(x) @ w
+    target = torch.tensor(y)
+    if loss == "cross_entropy":
+        out = torch.nn.functional.cross_entropy(z, target, ignore_index=-100)
+    else:
+        out = torch.nn.functional.nll_loss(torch.nn.functional.log_softmax(z, dim=1), target, ignore_index=-100)
+    out.backward()
+    return out.item(), w.grad.numpy()
+
+
+def assert_replayed(step, trace: bool) -> None:
+    """The step was recorded once and replayed by the tape, or (trace) by its flat tape, which reruns the check."""
+    tape, = step.tapes.values()
+    assert tape.checked and tape.replays >= 3
+    if trace:
+        assert isinstance(tape.fast, FlatTape) and tape.fast.checked
+        assert any(getattr(fn, "func", None) is labels_ok for fn, *_ in tape.fast.calls)
+    else:
+        assert tape.fast is None
+
+
+@pytest.mark.parametrize("trace", [False, True], ids=["tape", "flat"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_a_bad_label_in_a_replayed_batch_raises_as_eagerly(loss, trace):
+    labels = clean_labels()  # recorded on clean labels (batch 0)
+    labels[2][3] = -1  # a replay, or the tracing run (flat)
+    labels[5][7] = 5  # == C: a tape replay, or a flat replay
+    eager = label_run(loss, labels, False)[0]
+    captured, step, *_ = label_run(loss, labels, True, trace)
+    assert captured == eager
+    assert "arget -1 is out of bounds for 5 classes" in captured[2]  # "target" (cross_entropy), "Target" (nll)
+    assert "arget 5 is out of bounds for 5 classes" in captured[5]
+    assert all(isinstance(r, tuple) for k, r in enumerate(captured) if k not in (2, 5))
+    assert_replayed(step, trace)
+
+
+@pytest.mark.parametrize("trace", [False, True], ids=["tape", "flat"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_ignored_rows_in_a_replayed_batch_are_masked(loss, trace):
+    labels = clean_labels()  # recorded without ignored rows: eagerly, cross_entropy would skip the masking
+    labels[4][::3] = -100  # the flat tape's first (checked) replay
+    labels[6][1::2] = -100  # a replay
+    eager = label_run(loss, labels, False)[0]
+    captured, step, weight, xs = label_run(loss, labels, True, trace)
+    assert captured == eager
+    for k in (4, 6):
+        expected_loss, expected_grad = torch_loss_and_grad(loss, weight, xs[k], labels[k])
+        np.testing.assert_allclose(np.frombuffer(captured[k][0], np.float32), expected_loss, rtol=1e-6)
+        np.testing.assert_allclose(np.frombuffer(captured[k][1], np.float32).reshape(4, 5), expected_grad,
+                                   rtol=1e-5, atol=1e-7)
+    assert_replayed(step, trace)
+
+
+def test_labels_through_the_emulated_kernels(monkeypatch):
+    from minitorch.backends.numpy_backend import NumpyBackend
+    from minitorch.kernels import emulated_kernels, emulator
+    if not emulator.available():
+        pytest.skip("the CUDA emulator needs g++")
+    monkeypatch.setenv("MINITORCH_FUSED", "1")
+    monkeypatch.setattr(NumpyBackend, "kernels", property(lambda self: emulated_kernels()))
+    labels = clean_labels()
+    labels[3][7], labels[5][::3] = 5, -100
+    eager = label_run("cross_entropy", labels, False)[0]
+    captured, step, *_ = label_run("cross_entropy", labels, True)
+    assert captured == eager and "target 5 is out of bounds" in captured[3]
+    tape, = step.tapes.values()
+    assert tape.replays >= 3 and "fused kernels" in tape.fast  # op by op: the kernels are opaque to the tracer
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_labels_on_a_device_that_defers_the_check(monkeypatch, loss):
+    import fake_device
+    labels = clean_labels()
+    labels[3][7], labels[5][::3] = 5, -100
+    with fake_device.installed(monkeypatch, launchers=False):
+        eager = label_run(loss, labels, False, device="cuda:7")[0]
+        captured, step, *_ = label_run(loss, labels, True, device="cuda:7")
+    assert captured == eager and "arget 5 is out of bounds" in captured[3]  # raised where the flag is read
+    tape, = step.tapes.values()
+    assert tape.replays >= 3
+
+
+def test_a_cuda_graph_checks_the_input_labels_ahead_of_its_launch_only():
+    from minitorch.capture.cuda_graph import Unsupported, plan
+    from minitorch.capture.tape import Check
+    w = nn.Parameter(mt.ones(4, 5))
+
+    def step(x, y):
+        nn.functional.nll_loss(nn.functional.log_softmax(x @ w, dim=1), y).backward()
+
+    for dtype, planned in ((np.int64, True), (np.uint8, False)):  # uint8 labels are cast to int64 in the step
+        compiled = mt.compile(step)
+        compiled(mt.ones(3, 4), mt.tensor(np.array([0, 1, 2], dtype)))
+        tape, = compiled.tapes.values()
+        if planned:
+            before, graphed, _ = plan(tape, 2)
+            assert any(isinstance(e, Check) for e in before) and not any(isinstance(e, Check) for e in graphed)
+        else:
+            with pytest.raises(Unsupported, match="checks a value the step computes"):
+                plan(tape, 2)
+
+
+def test_a_bad_embedding_index_in_a_replayed_batch_raises_as_eagerly():
+    mt.manual_seed(0)
+    emb = nn.Embedding(10, 3)
+
+    @mt.compile
+    def step(idx):
+        emb(idx).sum().backward()
+
+    for idx in ([1, 2], [3, 4], [5, 6], [7, 8]):
+        step(mt.tensor(idx))
+    for bad in (-1, 10):  # -1 would read the last row and 10 fail inside NumPy, without the recorded check
+        with pytest.raises(IndexError, match=f"embedding: index {bad} is out of range for num_embeddings=10"):
+            step(mt.tensor([0, bad]))
+    tape, = step.tapes.values()
+    assert tape.replays >= 3
+
+
+@pytest.mark.parametrize("op", ["gather", "index_select"])
+def test_a_bad_gather_or_index_select_index_in_a_replayed_batch_raises_as_eagerly(op):
+    w = mt.randn(4, 5, requires_grad=True)
+
+    @mt.compile
+    def step(idx):
+        picked = w.gather(1, idx[None, :].expand(4, -1)) if op == "gather" else w.index_select(1, idx)
+        picked.sum().backward()
+
+    for idx in ([1, 2], [3, 4], [0, 1], [2, 3]):
+        step(mt.tensor(idx))
+    for bad in (-1, 5):  # -1 would wrap around to the last column without the recorded check
+        with pytest.raises(RuntimeError, match=f"{op}\\(\\): index {bad} is out of bounds for dimension 1 with size 5"):
+            step(mt.tensor([0, bad]))
+    tape, = step.tapes.values()
+    assert tape.replays >= 3

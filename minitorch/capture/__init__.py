@@ -5,18 +5,19 @@
         loss = step(x, y)                     # the first call records, later calls replay
 
 The first call with given input shapes and dtypes runs eagerly while a recorder writes a tape (record.py):
-each op's forward, the backward engine's walk, optimizer.step() and zero_grad() as calls, in-place writes.
-Later calls with the same signature replay the tape (tape.py): the same op code on the same arrays in the
-same order, so the result is bit-identical to eager (dropout draws fresh masks from the same generator;
-optimizer.step() reads lr and its state when it runs, so schedulers work), without Tensors,
-Module.__call__, graph edges or version checks. On NumPy the tape is then traced into a flat list of NumPy
-calls writing into buffers planned up front (trace.py, flat_tape.py, memory.py); on CuPy its forward and
-backward become one CUDA graph where the step allows (cuda_graph.py, unverified on hardware). Each of these
-is checked bit for bit against an eager run of the same call the first time it replays (check.py), which
-also catches side effects the recorder cannot see; a flat tape or graph that cannot be made, or differs,
-leaves the op-by-op replay in place. A new signature (shapes, dtypes, requires_grad, grad mode, non-tensor
-arguments by value) records anew; so does a change the guards see (a module switched to eval, a parameter
-replaced, new parameters).
+each op's forward, the backward engine's walk, optimizer.step() and zero_grad() as calls, in-place writes, and
+the checks op wrappers make on the host (labels in range for cross_entropy and nll_loss, embedding indices),
+which rerun on each replay's values and raise as eagerly. Later calls with the same signature replay the tape
+(tape.py): the same op code on the same arrays in the same order, so the result is bit-identical to eager
+(dropout draws fresh masks from the same generator; optimizer.step() reads lr and its state when it runs, so
+schedulers work), without Tensors, Module.__call__, graph edges or version checks. On NumPy the tape is then
+traced into a flat list of NumPy calls writing into buffers planned up front (trace.py, flat_tape.py,
+memory.py); on CuPy its forward and backward become one CUDA graph where the step allows (cuda_graph.py,
+unverified on hardware). Each of these is checked bit for bit against an eager run of the same call the first
+time it replays (check.py), which also catches side effects the recorder cannot see; a flat tape or graph that
+cannot be made, or differs, leaves the op-by-op replay in place. A new signature (shapes, dtypes,
+requires_grad, grad mode, non-tensor arguments by value) records anew; so does a change the guards see (a
+module switched to eval, a parameter replaced, new parameters).
 
 The step's Python code runs only while recording, as under jax.jit or a CUDA graph. What a replay could get
 wrong is refused with a CaptureError naming the line: reading a value on the host (.item(), float(), a

@@ -7,7 +7,8 @@ graph is marked gpu and skips here.
 A small model's step is launch-bound on a GPU: hundreds of kernels of a few microseconds each, every one
 launched by Python. A graph launches them all at once. What goes into it: the tape's op forwards and
 backward computations, and calls marked graph-safe ("kernel": a BatchNorm's counter). What stays out, run
-eagerly around the launch: zero_grad() (it only touches .grad, so it runs first), each leaf's accumulation
+eagerly around the launch: zero_grad() (it only touches .grad, so it runs first), an op's check of the
+step's inputs (cross_entropy's labels: host bookkeeping a launch would not repeat), each leaf's accumulation
 into .grad (Python decides adopt-or-add; the graph's gradient buffers are copied, so .grad never aliases
 what the next launch overwrites), and everything after the last backward (optimizer.step(): its lr and bias
 corrections are host numbers that a graph would freeze). The inputs are copied into static buffers first,
@@ -23,14 +24,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .tape import Backward, Call, CaptureError, Forward, Store, Tape, build_result, copied
+from .tape import Backward, Call, CaptureError, Check, Forward, Store, Tape, build_result, copied
 
 
 class Unsupported(Exception):
     """Why a tape cannot become a CUDA graph."""
 
 
-def plan(tape: Tape) -> tuple[list, list, list]:
+def plan(tape: Tape, n_inputs: int) -> tuple[list, list, list]:
     """(before, graphed, after): the entries to run eagerly before the launch, in it, and after it."""
     entries = tape.entries
     ops = [i for i, e in enumerate(entries) if isinstance(e, (Forward, Backward))]
@@ -41,6 +42,11 @@ def plan(tape: Tape) -> tuple[list, list, list]:
     for e in entries[first:last + 1]:
         if isinstance(e, Store):
             raise Unsupported("an in-place write into a tensor")
+        if isinstance(e, Check):  # host bookkeeping (backend.defer_check), which a launch cannot repeat
+            if not all(kind == "s" and slot < n_inputs for kind, slot in e.specs):
+                raise Unsupported("an op checks a value the step computes (a label check on converted labels)")
+            before.append(e)  # it reads only the step's inputs: check them ahead of the launch
+            continue
         if isinstance(e, Call):
             if e.graph_safe == "grad":  # zero_grad: .grad only, which no op reads; run it first
                 before.append(e)
@@ -61,7 +67,7 @@ class GraphedTape:
         if tape.uses_rng and not all(getattr(b, "graph_safe_rng", False) for b in backends):
             raise Unsupported("the step draws random numbers (dropout), whose generator position lives on the host")
         self.tape = tape
-        self.before, self.graphed, self.after = plan(tape)
+        self.before, self.graphed, self.after = plan(tape, len(inputs))
         import cupy
         self.cupy = cupy
         self.static = [cupy.empty_like(t.array) for t in inputs]

@@ -3,9 +3,10 @@
 `trace(tape, inputs)` runs the step once as the tape would, with every array Traced, and returns the flat
 tape (or, where tracing gives up, the state it started from restored and the tape replayed). Beside the
 NumPy calls the flat tape keeps, in order, the calls the tape replays whole (optimizer.step(), zero_grad(),
-a BatchNorm's counter) and each leaf's accumulation into .grad. A leaf that a zero_grad(set_to_none=True)
-has just cleared and whose optimizer keeps a flat gradient buffer (optim/flat.py) gets its gradient written
-straight into that buffer, which .grad adopts: the optimizer then has nothing to copy.
+a BatchNorm's counter), the op wrappers' checks (cross_entropy's labels) and each leaf's accumulation
+into .grad. A leaf that a zero_grad(set_to_none=True) has just cleared and whose optimizer keeps a flat
+gradient buffer (optim/flat.py) gets its gradient written straight into that buffer, which .grad adopts:
+the optimizer then has nothing to copy.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from . import trace as _t
 from .memory import arrays, owner, plan
-from .tape import Backward, Call, Forward, Tape
+from .tape import Backward, Call, Check, Forward, Tape
 from .trace import GiveUp, RandomBackend, Traced, Tracer, _plain
 
 
@@ -164,6 +165,10 @@ def _trace(tape: Tape, inputs: list[Any], tracer: Tracer) -> FlatTape:
                 cleared.discard(id(t))
                 tracer.record(_leaf_accumulate, (t, g), {})
                 t._accumulate(g)
+        elif isinstance(entry, Check):  # opaque: reruns at each replay on that replay's arrays (the labels)
+            raw = tuple(_plain(value(s)) for s in entry.specs)
+            tracer.record(entry.fn, raw, {})
+            entry.fn(*raw)
         elif isinstance(entry, Call) and entry.out is None:
             params = _cleared_by(entry)
             if params is not None:

@@ -17,7 +17,7 @@ import numpy as np
 from ..tensor import Tensor
 from . import hooks
 from .guards import Guards, module_effects
-from .tape import Backward, Call, Forward, Store, Tape, _where
+from .tape import Backward, Call, Check, Forward, Store, Tape, _where
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -165,6 +165,14 @@ class Recorder:
         if isinstance(result, Tensor):  # e.g. clip_grad_norm_'s total norm: a value later ops may use
             entry.out = self._new_slot(result.array)
         return result
+
+    def check(self, fn: Callable[..., Any], *tensors: Tensor) -> Any:
+        """An op wrapper's host-side check of its inputs (check_labels): record fn to rerun on each replay's
+        arrays, which the step's Python code no longer sees, and run it now."""
+        self._flush_backward()
+        site = user_site()
+        self.entries.append(Check(fn, [self.tensor_spec(t, "an op's check of its inputs", site) for t in tensors]))
+        return fn(*[t.array for t in tensors])
 
     def optimizer_step(self, opt: Any, closure: Any) -> Any:
         if closure is not None:

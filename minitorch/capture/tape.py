@@ -2,10 +2,11 @@
 
 Each entry re-runs exactly what the eager step ran, in the same order: an op's own `forward`, the
 backward engine's walk (the op's own `backward`, the same sums over paths, unbroadcasts and casts, the
-same accumulation into `.grad`), and the calls the recorder replays whole (optimizer.step(), zero_grad(),
-in-place writes). What it skips is the bookkeeping that only builds and checks a graph: Tensor objects,
-Module.__call__, graph edges, version counters, the topological sort. Values live in `vals`, one slot per
-array the step made; the step's input tensors fill the first slots at each replay.
+same accumulation into `.grad`), the calls the recorder replays whole (optimizer.step(), zero_grad(),
+in-place writes), and the checks op wrappers make on the host (cross_entropy's labels in range). What it
+skips is the bookkeeping that only builds and checks a graph: Tensor objects, Module.__call__, graph edges,
+version counters, the topological sort. Values live in `vals`, one slot per array the step made; the step's
+input tensors fill the first slots at each replay.
 """
 from __future__ import annotations
 
@@ -136,6 +137,19 @@ class Call:
         result = self.fn(*self.args, **self.kwargs)
         if self.out is not None:
             vals[self.out] = result.array
+
+
+class Check:
+    """A check an op's Python wrapper makes on the host (a label in [0, C)): fn(*arrays) on each replay's
+    arrays, so that a bad value raises as it would eagerly instead of giving a wrong result."""
+
+    __slots__ = ("fn", "specs")
+
+    def __init__(self, fn: Callable[..., Any], specs: list[tuple]) -> None:
+        self.fn, self.specs = fn, specs
+
+    def run(self, vals: list[Any], ctxs: list[Any], inputs: list[Any]) -> None:
+        self.fn(*[resolve(s, vals, inputs) for s in self.specs])
 
 
 class Store:

@@ -1,8 +1,10 @@
 """Embedding lookup: rows of a weight matrix picked by integer indices; backward scatter-adds into the weight."""
 from __future__ import annotations
 
+import functools
+
 from .. import dtypes
-from ..autograd import Function
+from ..autograd import Function, _state
 from ..tensor import Tensor
 
 
@@ -78,13 +80,21 @@ def _renorm_(weight, input, max_norm, norm_type):
 
 
 def _check_indices(input, num):
-    """Raise IndexError naming the first index outside [0, num) (a device sync on CUDA, like index_select's)."""
-    xp, a = input.xp, input.array
+    """Raise IndexError naming the first index outside [0, num) (a device sync on CUDA, like index_select's);
+    recorded by minitorch.compile to rerun on each replay's indices."""
+    rec = _state.recorder
+    if rec is not None:
+        rec.check(functools.partial(_indices_ok, input.backend, num), input)
+        return
+    _indices_ok(input.backend, num, input.array)
+
+
+def _indices_ok(backend, num, a):
+    """_check_indices on the raw index array `a`."""
     if a.size == 0:
         return
     bad = (a < 0) | (a >= num)
-    if bool(xp.any(bad)):
-        host = input.backend.to_host(a)
-        value = int(host[input.backend.to_host(bad)].reshape(-1)[0])
+    if bool(backend.xp.any(bad)):
+        value = int(backend.to_host(a)[backend.to_host(bad)].reshape(-1)[0])
         raise IndexError(f"embedding: index {value} is out of range for num_embeddings={num} (valid indices are "
                          f"0..{num - 1})")

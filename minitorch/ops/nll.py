@@ -1,8 +1,10 @@
 """Negative log-likelihood over log-probabilities: nll_loss, and cross_entropy's weighted (composed) path."""
 from __future__ import annotations
 
+import functools
+
 from .. import dtypes, kernels
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, _state, is_grad_enabled
 from ._util import require_float
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -132,8 +134,17 @@ def check_labels(op, target, classes, ignore_index, noun="Target") -> bool:
     may be ignored (so the kernels must mask). Where reading the labels would wait for the device (CUDA),
     the check leaves a flag there instead, raised by `backend.raise_pending_errors()` (called by
     `minitorch.cuda.synchronize()` and by the training loop every 50 steps), and masking is always on:
-    the kept rows are counted on the device."""
-    xp, t, backend = target.xp, target.array, target.backend
+    the kept rows are counted on the device. While minitorch.compile records a step, the check is recorded
+    to rerun on each replay's labels, and masking is always on: a later batch may have ignored rows."""
+    rec = _state.recorder
+    if rec is not None:
+        rec.check(functools.partial(labels_ok, target.backend, op, noun, classes, ignore_index), target)
+        return True
+    return labels_ok(target.backend, op, noun, classes, ignore_index, target.array)
+
+
+def labels_ok(backend, op, noun, classes, ignore_index, t) -> bool:
+    """check_labels on the raw label array `t` (what a compiled step's replay reruns)."""
     if t.size == 0:
         return False
     if backend.deferred_checks:
@@ -141,6 +152,7 @@ def check_labels(op, target, classes, ignore_index, noun="Target") -> bool:
         backend.defer_check((op, classes, ignore_index), flag, ignore_index,
                             lambda value: label_error(op, noun, value, classes, ignore_index))
         return True
+    xp = backend.xp
     low, high = int(xp.min(t)), int(xp.max(t))
     if low >= 0 and high < classes:  # the common case, in two reductions
         return low <= ignore_index <= high
