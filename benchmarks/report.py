@@ -179,6 +179,14 @@ def distributed_section(rows: list[dict]) -> str:
     return report_section(rows)
 
 
+def peers_section(rows: list[dict]) -> str:
+    """bench_train.py's interleaved peers of the training step (ratios against each), or "" when none ran."""
+    if not any(r["kind"] == "train-peers" for r in rows):
+        return ""
+    from bench_train import report_section  # this folder is on sys.path when run as a script
+    return report_section(rows)
+
+
 def chart(rows: list[dict], path: Path) -> None:
     """Training-step samples/s per framework (left) and fused-path speed-ups (right), as a PNG."""
     import matplotlib
@@ -228,7 +236,7 @@ def main(argv: list[str]) -> int:
         "```\npytest benchmarks/ --benchmark-only --benchmark-json=benchmarks/results/latest.json && "
         "python benchmarks/report.py benchmarks/results/latest.json\n```",
         "## Machine\n\n" + machine(data, rows),
-        train_section(rows), floor_section(rows, rates), speedup_section(rows), ops_section(rows),
+        train_section(rows), peers_section(rows), floor_section(rows, rates), speedup_section(rows), ops_section(rows),
         distributed_section(rows), f"![training throughput and fused speed-ups]({png.name})"] if part) + "\n"
     (out_dir / "README.md").write_text(text)
     print(text)

@@ -325,15 +325,12 @@ def test_backward_observers_and_anomaly_mode_run_eagerly():
     assert calls == ["SumBackward", "MulBackward"] and not f.tapes
 
 
-@pytest.mark.gpu
-def test_cuda_step_replays_bit_identically():
-    from conftest import _skip_unavailable
-    _skip_unavailable("cuda")
-    data = [(x.to("cuda"), y.to("cuda")) for x, y in batches(20)]
+def test_flat_adam_step_replays_bit_identically_on_each_fast_backend(fast_device):
+    data = [(x.to(fast_device), y.to(fast_device)) for x, y in batches(20)]
 
     def run(compiled):
         mt.manual_seed(0)
-        model = workshop_mlp().to("cuda")
+        model = workshop_mlp().to(fast_device)
         opt = optim.Adam(model.parameters(), lr=1e-3, flat=True)
 
         def step(x, y):
