@@ -159,12 +159,14 @@ def test_returns_fresh_detached_tensors_each_replay():
     assert out["both"][1] is w and not out["y"].requires_grad
 
 
-def test_an_in_place_write_into_an_input_is_replayed():
-    def step(x):
-        with mt.no_grad():
-            x.mul_(2)
-        return x.sum()
+def double_in_place_and_sum(x):
+    with mt.no_grad():
+        x.mul_(2)
+    return x.sum()
 
+
+def test_an_in_place_write_into_an_input_is_replayed():
+    step = double_in_place_and_sum
     compiled = mt.compile(step)
     for _ in range(3):
         a, b = mt.tensor([1.0, 2.0]), mt.tensor([1.0, 2.0])
@@ -429,12 +431,7 @@ def _arrays(value):
 
 
 def test_an_in_place_write_keeps_the_step_op_by_op():
-    def step(x):
-        with mt.no_grad():
-            x.mul_(2)
-        return x.sum()
-
-    compiled = mt.compile(step)
+    compiled = mt.compile(double_in_place_and_sum)
     for _ in range(4):
         compiled(mt.tensor([1.0, 2.0]))
     tape, = compiled.tapes.values()

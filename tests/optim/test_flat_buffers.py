@@ -71,13 +71,18 @@ def test_zero_grad_sets_none_and_the_next_gradient_is_copied_in():
     assert all(p.grad.array.base is buf.grad_flat and p.grad.array is not a for p, a in zip(net.parameters(), adopted))
 
 
+def assert_same_parameters(a, b):
+    """Every parameter of the two networks equal bit for bit."""
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert p.detach().numpy().tobytes() == q.detach().numpy().tobytes()
+
+
 def test_zero_grad_to_zeros_accumulates_in_the_flat_buffer():
     net, opt = run("cpu", OPTIMIZERS["adam"], flat=True, steps=3, set_to_none=False)
     buf = opt._homes[id(next(net.parameters()))][0]
     assert all(p.grad.array.base is buf.grad_flat for p in net.parameters())
     reference, _ = run("cpu", OPTIMIZERS["adam"], flat=False, steps=3, set_to_none=False)
-    for a, b in zip(reference.parameters(), net.parameters()):
-        assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
+    assert_same_parameters(reference, net)
 
 
 def test_a_parameter_without_gradient_takes_the_per_tensor_path():
@@ -93,8 +98,7 @@ def test_a_parameter_without_gradient_takes_the_per_tensor_path():
             opt.step()
         nets.append(net)
     assert nets[1][3].bias is not None and opt.state[nets[1][3].bias]["step"] == 2
-    for a, b in zip(*(n.parameters() for n in nets)):
-        assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
+    assert_same_parameters(*nets)
 
 
 def test_checkpoint_format_is_unchanged_and_loads_into_flat_buffers(tmp_path):
@@ -116,8 +120,7 @@ def test_checkpoint_format_is_unchanged_and_loads_into_flat_buffers(tmp_path):
         o.step()
     buf = fresh._homes[id(next(fresh_net.parameters()))][0]
     assert fresh.state[next(fresh_net.parameters())]["exp_avg"].array.base is buf.state["exp_avg"][0]
-    for p, q in zip(fresh_net.parameters(), ref_net.parameters()):
-        assert p.detach().numpy().tobytes() == q.detach().numpy().tobytes()
+    assert_same_parameters(fresh_net, ref_net)
 
 
 def test_a_parameter_moved_away_falls_back_with_the_same_numbers():
@@ -132,8 +135,7 @@ def test_a_parameter_moved_away_falls_back_with_the_same_numbers():
             (net(mt.ones(3, 5)) ** 2).sum().backward()
             opt.step()
         nets.append(net)
-    for a, b in zip(*(n.parameters() for n in nets)):
-        assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
+    assert_same_parameters(*nets)
 
 
 def test_tied_parameters_stay_tied():
