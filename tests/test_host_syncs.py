@@ -74,7 +74,7 @@ def test_workshop_mlp_step_reads_nothing_back(monkeypatch, coach_on, kernels):
         assert np.isfinite(loss.item())  # the test's own read, after the steps
 
 
-@pytest.mark.parametrize("kernels", [pytest.param("launchers", marks=needs_gxx)])
+@pytest.mark.parametrize("kernels", [pytest.param("launchers", marks=needs_gxx), "references", "unfused"])
 def test_cnn_step_reads_nothing_back(monkeypatch, kernels):
     monkeypatch.setenv("MINITORCH_COACH", "0")
     coach.reset()

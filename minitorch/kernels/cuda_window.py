@@ -122,7 +122,8 @@ class WindowKernels:
         ok = (np.dtype(grad.dtype) in SUFFIX and grad.ndim == 4 and grad.shape[:2] == (n, c)
               and indices.shape == grad.shape and grad.size > 0 and h * w < INT32_SAFE)
         if not ok:
-            return reference.max_pool2d_backward(grad, indices, input_shape)
+            return reference.max_pool2d_backward(grad, indices, input_shape, kernel_size=kernel_size, stride=stride,
+                                                 dilation=dilation)
         xp = self.xp
         grad, indices = xp.ascontiguousarray(grad), xp.ascontiguousarray(indices, dtype=np.int64)
         geo = None

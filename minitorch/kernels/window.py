@@ -98,10 +98,11 @@ def max_pool2d_forward(x: Array, kernel_size: Pair, stride: Pair, padding: Pair,
     windows = xp.stack(taps, axis=2)  # (N, C, kh*kw, OH, OW) in window scan order
     k = xp.argmax(windows, axis=2, keepdims=True)  # first max wins a tie, as PyTorch
     if xp.isdtype(x.dtype, "real floating"):
+        # PyTorch takes every NaN it meets, so the last NaN of a window wins. Computed whether or not there
+        # is one: asking first would be a read back to the host (a sync on CUDA).
         nan = xp.isnan(windows)
-        if bool(xp.any(nan)):  # PyTorch takes every NaN it meets, so the last NaN of a window wins
-            last = (len(taps) - 1) - xp.argmax(xp.astype(xp.flip(nan, axis=2), xp.int8), axis=2, keepdims=True)
-            k = xp.where(xp.any(nan, axis=2, keepdims=True), last, k)
+        last = (len(taps) - 1) - xp.argmax(xp.astype(xp.flip(nan, axis=2), xp.int8), axis=2, keepdims=True)
+        k = xp.where(xp.any(nan, axis=2, keepdims=True), last, k)
     out = xp.take_along_axis(windows, k, axis=2)[:, :, 0, :, :]
     k = xp.astype(k[:, :, 0, :, :], xp.int64)
     row = xp.reshape(xp.arange(oh, dtype=xp.int64) * sh - ph, (oh, 1)) + (k // kw) * dh
@@ -109,10 +110,20 @@ def max_pool2d_forward(x: Array, kernel_size: Pair, stride: Pair, padding: Pair,
     return out, row * w + col
 
 
+def _windows_sharing_an_input(kernel_size: Pair | None = None, stride: Pair | None = None,
+                              dilation: Pair | None = None, **_: Any) -> int | None:
+    """The most pooling windows one input element can fall in (None without the geometry)."""
+    if kernel_size is None or stride is None or dilation is None:
+        return None
+    return math.prod(-(-(d * (k - 1) + 1) // s) for k, s, d in zip(kernel_size, stride, dilation))
+
+
 def max_pool2d_backward(grad: Array, indices: Array, input_shape: tuple[int, ...], **geometry: Any) -> Array:
     """grad_input (N,C,H,W): each output's grad added at its argmax (a scatter-add, built from sorting).
 
-    `geometry` (kernel_size, stride, ...) is what the CUDA kernel uses to gather; the indices suffice here."""
+    `geometry` (kernel_size, stride, dilation, ...) is what the CUDA kernel uses to gather. Here it bounds
+    how many windows can share an input, so the number of summing passes is known without reading the
+    indices back (a sync on CUDA); without it the passes stop at the first that finds no equal keys."""
     xp = grad.__array_namespace__()
     n, c, h, w = input_shape
     m, size = math.prod(grad.shape), n * c * h * w
@@ -125,17 +136,16 @@ def max_pool2d_backward(grad: Array, indices: Array, input_shape: tuple[int, ...
     key = xp.reshape(xp.reshape(xp.astype(indices, xp.int64), (n, c, -1)) + plane, (m,))
     order = xp.argsort(key, stable=True)
     key, g = xp.take(key, order), xp.take(xp.reshape(grad, (m,)), order)
-    total, d = g, 1
-    while d < m:
+    total, longest = g, _windows_sharing_an_input(**geometry)
+    for d in range(1, min(m, longest or m)):
         same = key[:m - d] == key[d:]
-        if not bool(xp.any(same)):
+        if longest is None and not bool(xp.any(same)):
             break
         # Only the first of a run keeps its sum: the start of each run collects everything after it.
         total = xp.concat([total[:m - d] + xp.where(same, g[d:], xp.zeros_like(g[d:])), total[m - d:]])
-        d += 1
     pos = xp.arange(size, dtype=xp.int64)
     first = xp.searchsorted(key, pos)  # the start of the run for pos, if pos is a target at all
-    found = xp.minimum(first, xp.asarray(m - 1, dtype=first.dtype))
+    found = xp.clip(first, max=m - 1)  # a Python bound: no 0-d array to upload
     hit = xp.take(key, found) == pos
     out = xp.where(hit, xp.take(total, found), xp.zeros((), dtype=grad.dtype))
     return xp.reshape(out, (n, c, h, w))

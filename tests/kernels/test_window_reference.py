@@ -81,6 +81,20 @@ def test_max_pool_matches_torch_with_indices_and_gradient(xp):
         out.backward(torch.from_numpy(g))
         dx = reference.max_pool2d_backward(xp.asarray(g), got_idx, shape)
         np.testing.assert_allclose(np.asarray(dx), tx.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=what)
+        # With the geometry the summing passes are counted up front (no read of the indices): same sums.
+        bounded = reference.max_pool2d_backward(xp.asarray(g), got_idx, shape, kernel_size=k, stride=s, padding=p,
+                                                dilation=d, ceil_mode=ceil)
+        np.testing.assert_array_equal(np.asarray(bounded), np.asarray(dx), err_msg=what)
+
+
+def test_max_pool_backward_sums_every_window_that_shares_an_input(xp):
+    x = np.zeros((1, 1, 5, 5))
+    x[0, 0, 2, 2] = 1.0  # the max of all nine 3x3 windows (stride 1, padding 1) around it
+    out, idx = reference.max_pool2d_forward(xp.asarray(x), (3, 3), (1, 1), (1, 1), (1, 1), False)
+    g = np.arange(25, dtype=np.float64).reshape(1, 1, 5, 5)
+    dx = reference.max_pool2d_backward(xp.asarray(g), idx, x.shape, kernel_size=(3, 3), stride=(1, 1),
+                                       dilation=(1, 1))
+    assert float(np.asarray(dx)[0, 0, 2, 2]) == g[0, 0, 1:4, 1:4].sum()
 
 
 @needs_torch
