@@ -16,26 +16,28 @@ FLOAT_DTYPES = frozenset(type(np.dtype(n)) for n in ("float16", "float32", "floa
 _NUMBER = (float, int)
 _NP_BOOL = np.dtype(bool)
 _INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1  # a larger Python int is no kernel argument on CuPy
+_UINT64_MAX = 2**64 - 1  # PyTorch reads Python ints up to here
 
 
 def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     """Both operands of a binary op with PyTorch's result dtype (see `promote`).
 
     The common cases cost two dtype checks: two floating tensors of one dtype are returned as they
-    are, and so is a Python number after a floating tensor: NumPy 2, CuPy and the array API all keep
-    the array's dtype for it (a weak scalar, as in PyTorch), and on CUDA a 0-d array would be an upload
-    each call. A number before a tensor becomes a 0-d array of the tensor's dtype (pow and the
-    comparisons read the first operand's dtype).
+    are, and so is a Python number beside a floating tensor, on either side: NumPy 2, CuPy and the
+    array API all keep the array's dtype for it (a weak scalar, as in PyTorch), and on CUDA a 0-d array
+    would be an upload each call. So either operand may come back a Python number (never both).
     """
     if isinstance(a, Tensor):
         dt = a.array.dtype
         if isinstance(b, Tensor):
             if type(dt) in FLOAT_DTYPES and dt == b.array.dtype:
                 return a, b
-        elif type(b) in _NUMBER and type(dt) in FLOAT_DTYPES and (type(b) is float or _INT64_MIN <= b <= _INT64_MAX):
+        # The number tests are written out, not a helper: this runs for every `t - 1.0` and `1.0 - t`.
+        elif (type(b) is float or type(b) is int and _INT64_MIN <= b <= _INT64_MAX) and type(dt) in FLOAT_DTYPES:
             return a, b
-    elif isinstance(b, Tensor) and type(a) in _NUMBER and type(b.array.dtype) in FLOAT_DTYPES:
-        return b.backend.xp.asarray(a, dtype=b.array.dtype), b
+    elif ((type(a) is float or type(a) is int and _INT64_MIN <= a <= _INT64_MAX) and isinstance(b, Tensor)
+          and type(b.array.dtype) in FLOAT_DTYPES):
+        return a, b
     return tuple(promote(a, b)[0])
 
 
@@ -91,8 +93,16 @@ def is_scalar(x: Any) -> bool:
     return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, complex)
 
 
+def weak_number(x: Any) -> bool:
+    """A Python float, or an int that fits a kernel argument: arrays take either as it is, in their dtype."""
+    return type(x) is float or type(x) is int and _INT64_MIN <= x <= _INT64_MAX
+
+
 def scalar_array(xp: Any, value: Any, dtype: np.dtype) -> Any:
-    """A 0-d array of `dtype` holding a Python or NumPy scalar."""
+    """A 0-d array of `dtype` holding a Python or NumPy scalar (a Python int past uint64 or below int64
+    raises, as PyTorch's conversion of it does)."""
+    if type(value) is int and not _INT64_MIN <= value <= _UINT64_MAX:
+        raise OverflowError(f"int too big to convert: {value}")
     if dtype.kind == "f":
         value = float(value)
     elif dtype.kind == "b":

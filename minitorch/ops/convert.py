@@ -1,6 +1,8 @@
 """Conversions: dtype casts and device moves (both differentiable), comparisons (not differentiable)."""
 from __future__ import annotations
 
+import operator
+
 from .. import dtypes
 from ..autograd import Function
 from ..backends import get_backend
@@ -57,6 +59,9 @@ def to_device(a, device):
 
 
 def _compare(name):
+    # operator's function, not the first array's method: that operand may be a Python number (3.0 < t)
+    apply = getattr(operator, name)
+
     def compare(a, b):
         from ..tensor import Tensor
         from ._util import binary_operands, constant
@@ -70,9 +75,9 @@ def _compare(name):
         ref = a if isinstance(a, Tensor) else b
         raw_a = a.array if isinstance(a, Tensor) else a
         raw_b = b.array if isinstance(b, Tensor) else b
-        if name not in ("eq", "ne") and raw_a.dtype == ref.xp.bool:  # the standard orders numbers only
+        if name not in ("eq", "ne") and ref.array.dtype == ref.xp.bool:  # the standard orders numbers only
             raw_a, raw_b = ref.xp.astype(raw_a, ref.xp.int8), ref.xp.astype(raw_b, ref.xp.int8)
-        return constant(ref.backend, getattr(raw_a, f"__{name}__")(raw_b))
+        return constant(ref.backend, apply(raw_a, raw_b))
     compare.__name__ = name
     compare.__doc__ = f"Elementwise `{name}` comparison: a bool tensor, no gradient."
     return compare

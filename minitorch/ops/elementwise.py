@@ -4,6 +4,7 @@ Every binary op first brings its operands to PyTorch's result dtype (`_util.bina
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, -grad
+        return grad, (-grad if ctx.needs_input_grad[1] else None)  # t - 1.0 and 1.0 - t: one gradient each
 
 
 class Mul(Function):
@@ -86,7 +87,11 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b, exponent=None):
         ctx.exponent = exponent  # the Python number when b is one: then only a is needed (and saved)
-        out = a ** b if exponent is not None or not dtypes.is_integer(a.dtype) else _integer_power(ctx.xp, a, b)
+        ctx.base = a if type(a) in (float, int) else None  # the Python number when a is one (2.0 ** t)
+        if exponent is not None or ctx.base is not None or not dtypes.is_integer(a.dtype):
+            out = a ** b
+        else:
+            out = _integer_power(ctx.xp, a, b)
         ctx.save_for_backward(a) if exponent is not None else ctx.save_for_backward(a, b, out)
         return out
 
@@ -96,11 +101,21 @@ class Pow(Function):
         if exponent is not None:
             (a,) = ctx.saved
             return xp.zeros_like(grad) if exponent == 0 else grad * exponent * a ** (exponent - 1)
+        if ctx.base is not None:  # a number gets no gradient
+            return None, _number_base_grad(xp, grad, ctx.base, *ctx.saved[1:])
         a, b, out = ctx.saved
         da, db = ctx.needs_input_grad
         ga = xp.where(b == 0, xp.zeros_like(grad), grad * b * a ** (b - 1)) if da else None
         gb = grad * xp.where((a == 0) & (b >= 0), xp.zeros_like(out), out * xp.log(a)) if db else None
         return ga, gb
+
+
+def _number_base_grad(xp: Any, grad: Any, base: float, b: Any, out: Any) -> Any:
+    """d(base ** b)/db = base^b ln(base) with the number's own log (xp.log of a number would be a 0-d
+    array, a NumPy float64 scalar, or refused); 0 where base == 0 and b >= 0, as PyTorch."""
+    log_base = math.log(base) if base > 0 else -math.inf if base == 0 else math.nan  # PyTorch's log(x < 0): nan
+    gb = grad * (out * log_base)
+    return gb if base != 0 else xp.where(b >= 0, xp.zeros_like(gb), gb)
 
 
 def _integer_power(xp: Any, a: Any, b: Any) -> Any:
@@ -219,8 +234,9 @@ def div(a, b, rounding_mode=None):
     if rounding_mode is not None:
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"'{rounding_mode}'")
-    if isinstance(a, Tensor) and type(a.array.dtype) in FLOAT_DTYPES:
-        a, b = binary_operands(a, b)  # the fast paths
+    if (isinstance(a, Tensor) and type(a.array.dtype) in FLOAT_DTYPES
+            or isinstance(b, Tensor) and type(b.array.dtype) in FLOAT_DTYPES):
+        a, b = binary_operands(a, b)  # a floating result either way, so the fast paths (2.0 / t included)
     else:
         (a, b), _ = promote(a, b, float_result=True)
     return Div.apply(a, b)

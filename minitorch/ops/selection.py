@@ -11,7 +11,7 @@ from .. import dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import (binary_operands, bool_operand, constant, is_float, logical_result, promote, require_tensor,
-                    scalar_array)
+                    weak_number)
 
 
 class Maximum(Function):
@@ -72,14 +72,12 @@ class Clamp(Function):
         xp = ctx.xp
         da, dlow, dhigh = ctx.needs_input_grad
         zero = xp.zeros_like(grad)
-        if low is None:
-            keep, below = a <= high, None
-        elif high is None:
-            keep, below = a >= low, a < low
-        else:
-            crossed = low > high
-            keep, below = (a >= low) & (a <= high), (a < low) & ~crossed
-        above = None if high is None else (a > high if low is None else (a > high) | crossed)
+        # Number bounds (Python floats, no gradient) meet only `keep`, which is empty where low > high;
+        # `crossed` is needed by, and built for, tensor bounds only.
+        keep = a <= high if low is None else a >= low if high is None else (a >= low) & (a <= high)
+        crossed = low > high if (dlow or dhigh) and low is not None and high is not None else None
+        below = (a < low if crossed is None else (a < low) & ~crossed) if dlow else None
+        above = (a > high if crossed is None else (a > high) | crossed) if dhigh else None
         return (xp.where(keep, grad, zero) if da else None,
                 xp.where(below, grad, zero) if dlow else None,
                 xp.where(above, grad, zero) if dhigh else None)
@@ -121,8 +119,9 @@ def clamp(a, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     bounds = [x for x in (min, max) if x is not None]
-    if is_float(a) and all(type(x) in (float, int) for x in bounds):  # the common case: no promotion
-        a2, arrays = a, [scalar_array(a.xp, x, a.dtype) for x in bounds]
+    if is_float(a) and all(weak_number(x) for x in bounds):  # the common case: no promotion
+        # Python floats, weak beside a (its dtype stays); a 0-d array would be an upload per call on CUDA
+        a2, arrays = a, [float(x) for x in bounds]
     else:
         (a2, *arrays), dtype = promote(a, *bounds)
         if dtype == dtypes.bool_:
