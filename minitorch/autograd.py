@@ -1,6 +1,7 @@
 """Autograd: Function and Context, graph recording, the backward engine, grad modes, gradcheck."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from typing import Any, Callable, Sequence
@@ -192,15 +193,21 @@ class Function:
         ctx = Context(backend)
         # Known before forward, so an op saves only what the wanted gradients need (d(a*b)/da needs b only).
         ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
+        guard = backend.guard if backend is not None else None
         try:
-            out = cls.forward(ctx, *raw, **kwargs)
+            if guard is None:
+                out = cls.forward(ctx, *raw, **kwargs)
+            else:  # CuPy allocates and launches on the current device: make it the tensors' one
+                with guard:
+                    out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError) as exc:
             raise _explain(cls.__name__, raw, exc) from exc
         if isinstance(out, np.generic):  # NumPy reductions return scalars: a tensor needs a (0-d) array
             scalar, out = out, np.asarray(out)
             ctx.saved = tuple(out if s is scalar else s for s in ctx.saved)  # so the saved output is version-checked
         if _state.anomaly:
-            _anomaly_in_forward(cls.__name__, out)
+            with guard or contextlib.nullcontext():  # the finiteness check runs on the device too
+                _anomaly_in_forward(cls.__name__, out)
             ctx.site = _user_line()
         backend = ctx.__dict__.get("out_backend", backend)  # only ToDevice changes device
         view = ctx.__dict__.get("view", cls.view)
@@ -331,7 +338,15 @@ _FREED_MSG = ("backward through a graph a second time: its saved arrays were fre
 
 
 def run_backward(root: Any, grad: Any, retain_graph: bool = False) -> None:
-    """Propagate `grad` from `root` to every leaf that requires grad, summing over paths."""
+    """Propagate `grad` from `root` to every leaf that requires grad, summing over paths.
+
+    On CuPy the walk runs with the device of the root's node current (that of its inputs: for `loss.cpu()`
+    the CUDA device), switched to only when another is current. Not handled: a graph spanning two CUDA
+    devices runs the nodes of the other one with the root's device current too."""
+    guard = (root.grad_fn or root).backend.guard
+    if guard is not None and guard.elsewhere():
+        with guard:
+            return run_backward(root, grad, retain_graph)
     observers = tuple(backward_observers) if backward_observers else None  # the one check when none observe
     if root.grad_fn is None:  # a leaf: its gradient is the seed itself
         if observers is not None:

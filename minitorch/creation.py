@@ -49,6 +49,10 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
 
 def _filled(shape: tuple[int, ...], dtype: Any, device: Any, requires_grad: bool, fill: str, value: Any = None):
     backend = get_backend(device)
+    guard = backend.guard
+    if guard is not None and guard.elsewhere():  # CuPy allocates on the current device: make it `device`
+        with guard:
+            return _filled(shape, dtype, device, requires_grad, fill, value)
     xp = backend.xp
     d = dtypes.as_dtype(dtype if dtype is not None else dtypes.get_default_dtype())
     bd = dtypes.backend_dtype(xp, d)
@@ -129,6 +133,10 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
     integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))  # bools count as integers
     d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64 if integral else dtypes.get_default_dtype()
     backend = get_backend(device)
+    guard = backend.guard
+    if guard is not None and guard.elsewhere():  # CuPy allocates on the current device: make it `device`
+        with guard:
+            return arange(start, end, step, dtype, device, requires_grad)
     xp = backend.xp
     if integral and d.kind in "iu":
         array = xp.arange(int(start), int(end), int(step), dtype=dtypes.backend_dtype(xp, d))
@@ -145,6 +153,10 @@ def linspace(start: Any, end: Any, steps: int, dtype: Any = None, device: Any = 
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     backend = get_backend(device)
+    guard = backend.guard
+    if guard is not None and guard.elsewhere():  # CuPy allocates on the current device: make it `device`
+        with guard:
+            return linspace(start, end, steps, dtype, device, requires_grad)
     xp = backend.xp
     d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     i = xp.arange(steps, dtype=xp.float64)
@@ -158,6 +170,10 @@ def linspace(start: Any, end: Any, steps: int, dtype: Any = None, device: Any = 
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """The n x m identity matrix (ones on the diagonal)."""
     backend = get_backend(device)
+    guard = backend.guard
+    if guard is not None and guard.elsewhere():  # CuPy allocates on the current device: make it `device`
+        with guard:
+            return eye(n, m, dtype, device, requires_grad)
     d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     array = backend.xp.eye(n, m if m is not None else n, dtype=dtypes.backend_dtype(backend.xp, d))
     return Tensor._make(array, backend, False, None).requires_grad_(requires_grad)

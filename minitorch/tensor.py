@@ -134,6 +134,10 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's .grad (and retained non-leaves')."""
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        guard = self.backend.guard
+        if guard is not None and guard.elsewhere():  # CuPy: the seed is made on this tensor's device
+            with guard:
+                return self.backward(gradient, retain_graph)
         if gradient is None:
             if self.numel() != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs (this output has "
@@ -586,6 +590,10 @@ def _device_of(data: Any) -> Any:
 
 def _to_array(data: Any, backend: Backend, dtype: Any) -> Any:
     """Copy data (Tensor, array of any backend, nested lists, scalar) into an array of `backend`."""
+    guard = backend.guard
+    if guard is not None and guard.elsewhere():  # CuPy copies and casts on the current device
+        with guard:
+            return _to_array(data, backend, dtype)
     xp = backend.xp
     if isinstance(data, Tensor):
         data = data.array if data.backend is backend else data.backend.to_host(data.array)

@@ -93,8 +93,10 @@ class FakeCupy:
                 pass
 
         stream = types.SimpleNamespace(record=lambda: _Event())
+        runtime = types.SimpleNamespace(getDevice=lambda: fake.current,
+                                        setDevice=lambda device: setattr(fake.local, "current", device))
         self.cuda = types.SimpleNamespace(Device=Device, get_current_stream=lambda: stream,
-                                          alloc_pinned_memory=self._alloc_pinned)
+                                          alloc_pinned_memory=self._alloc_pinned, runtime=runtime)
         self.random = types.SimpleNamespace(default_rng=self._rng)
         self.__version__ = "fake"
 

@@ -6,6 +6,10 @@ on NumPy but hands out `FakeArray`s that count those reads in `syncs` (with the 
 and count Python or NumPy scalars copied to the device as 0-d arrays in `uploads`. Its fused kernels
 are the CUDA launchers of `kernels/cuda.py` running the .cu files in the emulator when g++ exists
 (else the xp references). Nothing registers it: `installed()` puts it under a device name for a test.
+
+As on CuPy, one device is current (`runtime.current`, 0 until the backend's guard, the real DeviceGuard,
+switches to the fake's index), and each array remembers the device current when it was made (`made_on`);
+under `runtime.tracing()` each array made is also counted in `made` with the line that made it.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import numpy as np
 
 from minitorch import backends
 from minitorch.backends.base import Backend
+from minitorch.backends.cupy_backend import DEVICE_METHODS, DeviceGuard, _on_own_device
 from minitorch.device import device as Device
 from minitorch.kernels import CudaKernels, KERNEL_DIR, emulator, reference
 
@@ -44,7 +49,34 @@ class Counter:
         self.where.clear()
 
 
-syncs, uploads = Counter(), Counter()
+syncs, uploads, made = Counter(), Counter(), Counter()
+
+
+class FakeRuntime:
+    """cupy.cuda.runtime's getDevice/setDevice for the fake: which device is current (0 to start)."""
+
+    def __init__(self) -> None:
+        self.current = 0
+        self.tracing_arrays = False
+
+    def getDevice(self) -> int:  # noqa: N802  (CuPy's names)
+        return self.current
+
+    def setDevice(self, index: int) -> None:  # noqa: N802
+        self.current = index
+
+    @contextlib.contextmanager
+    def tracing(self) -> Any:
+        """Count each array made in `made`, as "device N" (the current one) and the line that made it."""
+        made.clear()
+        self.tracing_arrays = True
+        try:
+            yield made
+        finally:
+            self.tracing_arrays = False
+
+
+runtime = FakeRuntime()
 _wrappers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(ndarray) -> its one FakeArray
 
 
@@ -81,11 +113,14 @@ def _call(fn: Any, args: tuple, kwargs: dict) -> Any:
 class FakeArray:
     """A device array: arithmetic runs (on NumPy), reading a value on the host counts as a sync."""
 
-    __slots__ = ("_a", "__weakref__")
+    __slots__ = ("_a", "made_on", "__weakref__")
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, a: np.ndarray) -> None:
         self._a = a
+        self.made_on = runtime.current  # CuPy allocates on the current device
+        if runtime.tracing_arrays:
+            made.hit(f"device {runtime.current}")
 
     def __array_namespace__(self, api_version: Any = None) -> Any:
         return namespace
@@ -257,7 +292,10 @@ class FakeCudaBackend(Backend):
     device = Device("cuda:7")
     deferred_checks = True
 
-    def __init__(self, launchers: bool = True) -> None:
+    def __init__(self, launchers: bool = True, index: int = 7) -> None:
+        if index != 7:
+            self.device = Device(f"cuda:{index}")
+        self.guard = DeviceGuard(runtime, index)
         super().__init__()
         use = launchers and emulator.available()
         self._kernels = CudaKernels(_load, namespace) if use else reference
@@ -287,9 +325,15 @@ class FakeCudaBackend(Backend):
         np.add.at(target._a, unwrap(key), unwrap(values))
 
 
+# As CupyBackend: its own methods that allocate run with its device current.
+for _name in ("from_host", "rand", "randn", "index_add", *DEVICE_METHODS):
+    setattr(FakeCudaBackend, _name, _on_own_device(getattr(FakeCudaBackend, _name)))
+
+
 @contextlib.contextmanager
 def installed(monkeypatch: Any, launchers: bool = True) -> Any:
     """A FakeCudaBackend under its device name ("cuda:7") for the length of a test; yields it."""
+    monkeypatch.setattr(runtime, "current", 0)
     backend = FakeCudaBackend(launchers)
     monkeypatch.setitem(backends._backends, str(backend.device), backend)
     syncs.clear()

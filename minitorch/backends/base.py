@@ -14,6 +14,10 @@ class Backend:
 
     name: str = ""
     device: str = ""
+    # A context manager making this backend's device current, where the array library allocates and launches
+    # on a "current device" (CuPy: backends.cupy_backend.DeviceGuard); None elsewhere, so the eager paths
+    # (Function.apply, backward, Optimizer.step, creation) pay one attribute check on NumPy.
+    guard: Any = None
 
     def __init__(self) -> None:
         self.rng = self.make_rng(None)

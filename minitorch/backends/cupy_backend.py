@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
+import threading
 import weakref
 from typing import Any, Callable
 
@@ -118,12 +119,46 @@ class PinnedStaging:
         return out, stream.record()
 
 
+class DeviceGuard:
+    """`with guard:` makes one CUDA device current and then restores the one before, touching the device
+    only when another is current. CuPy's `with Device(i)` costs a new object per use and a cudaSetDevice
+    on every exit; here the common case (already current) is one cudaGetDevice on entry and none on exit.
+
+    `runtime` is anything with getDevice() and setDevice(i): cupy.cuda.runtime, or a test's fake. Nested
+    and per-thread use are safe: each thread keeps its own stack of devices to switch back to.
+    """
+
+    def __init__(self, runtime: Any, index: int) -> None:
+        self.runtime = runtime
+        self.index = index
+        self._local = threading.local()
+
+    def elsewhere(self) -> bool:
+        """Whether another device is current: callers re-run themselves under the guard only then."""
+        return self.runtime.getDevice() != self.index
+
+    def __enter__(self) -> "DeviceGuard":
+        current = self.runtime.getDevice()
+        stack = self._local.__dict__.setdefault("stack", [])
+        if current == self.index:
+            stack.append(None)  # nothing to switch back to
+        else:
+            stack.append(current)
+            self.runtime.setDevice(self.index)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        previous = self._local.stack.pop()
+        if previous is not None:
+            self.runtime.setDevice(previous)
+
+
 def _on_own_device(method: Callable[..., Any]) -> Callable[..., Any]:
     """Run a Backend method with its device current: CuPy allocates and launches on the current device."""
 
     @functools.wraps(method)
-    def run(self: CupyBackend, *args: Any, **kwargs: Any) -> Any:
-        with self._cupy.cuda.Device(self.device_index):
+    def run(self: Backend, *args: Any, **kwargs: Any) -> Any:
+        with self.guard:
             return method(self, *args, **kwargs)
 
     return run
@@ -144,12 +179,13 @@ class CupyBackend(Backend):
         self.device_index = index  # not `index`: that is Backend.index(array, key)
         self.device = Device("cuda" if index == 0 else f"cuda:{index}")
         self._staging = PinnedStaging(cupy)
-        with self.device_guard():
+        self.guard = DeviceGuard(cupy.cuda.runtime, index)
+        with self.guard:
             super().__init__()
 
     def device_guard(self) -> Any:
-        """A context manager making this backend's device the current one (CuPy's `Device(index)`)."""
-        return self._cupy.cuda.Device(self.device_index)
+        """A context manager making this backend's device the current one (`self.guard`)."""
+        return self.guard
 
     @property
     def xp(self) -> Any:

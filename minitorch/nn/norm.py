@@ -54,7 +54,12 @@ class _BatchNorm(Module):
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             counter = self.num_batches_tracked.array
-            counter[...] = counter + 1  # in place, so state_dict() views stay current
+            guard = self.num_batches_tracked.backend.guard
+            if guard is None:
+                counter[...] = counter + 1  # in place, so state_dict() views stay current
+            else:  # CuPy adds on the current device: make it the counter's (cuda:N)
+                with guard:
+                    counter[...] = counter + 1
             if self.momentum is None:  # cumulative moving average, as PyTorch
                 momentum = 1.0 / int(self.num_batches_tracked.item())
         # Batch statistics in training, and in eval too when there are no running statistics to use.

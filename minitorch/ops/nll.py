@@ -148,7 +148,8 @@ def labels_ok(backend, op, noun, classes, ignore_index, t) -> bool:
     if t.size == 0:
         return False
     if backend.deferred_checks:
-        flag = kernels.reference.first_bad_label(t, classes, ignore_index)
+        with backend.guard:  # the flag's small ops run on the labels' device (cuda:N), whichever is current
+            flag = kernels.reference.first_bad_label(t, classes, ignore_index)
         backend.defer_check((op, classes, ignore_index), flag, ignore_index,
                             lambda value: label_error(op, noun, value, classes, ignore_index))
         return True

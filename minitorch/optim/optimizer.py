@@ -90,9 +90,15 @@ class Optimizer:
         with no_grad():  # updates write raw arrays in place; nothing here belongs in a graph
             for group in self.param_groups:
                 params = [p for p in group["params"] if p.grad is not None]
-                if params:
+                if not params:
+                    continue
+                guard = params[0].backend.guard
+                if guard is None:
                     self.update(group, params)
-                    bump_versions(params)  # written in place: a graph that saved them must not reuse them
+                else:  # CuPy: state and updates are made on the parameters' device, not the current one
+                    with guard:
+                        self.update(group, params)
+                bump_versions(params)  # written in place: a graph that saved them must not reuse them
         return loss
 
     def update(self, group: dict[str, Any], params: list[Tensor]) -> None:
