@@ -131,3 +131,30 @@ def test_mixing_devices_names_both(monkeypatch, on_fake):
 def test_numpy_has_no_guard():
     assert numpy_backend.NumpyBackend.guard is None
     assert mt.ones(2).backend.guard is None
+
+
+def test_a_compiled_step_replays_on_the_tensors_device(on_fake):
+    """minitorch.compile's op-by-op replay runs the recorded forwards and backward outside Function.apply:
+    the tape enters the device's guard itself."""
+    rng = np.random.default_rng(1)
+    model = workshop_mlp().to(DEVICE)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+
+    @mt.compile
+    def step(x, y):
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    batches = [_batch(rng) for _ in range(4)]
+    step(*batches[0])
+    step(*batches[1])  # the first replay, checked against an eager run
+    with runtime.tracing() as made:
+        for x, y in batches[2:]:
+            step(x, y)
+    tape, = step.tapes.values()
+    assert tape.replays >= 3 and tape.guard is not None
+    assert len(made) > 20 and _off_device(made) == []
+    assert runtime.current == 0

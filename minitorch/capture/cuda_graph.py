@@ -98,6 +98,12 @@ class GraphedTape:
         self.vals, self.ctxs, self.leaves = vals, ctxs, leaves  # alive as long as the graph: it writes them
 
     def replay(self, inputs: list[Any]) -> Any:
+        if self.tape.guard is not None:  # cuda:N: its copies and eager entries run on the graph's device
+            with self.tape.guard:
+                return self._replay(inputs)
+        return self._replay(inputs)
+
+    def _replay(self, inputs: list[Any]) -> Any:
         for buffer, t in zip(self.static, inputs):
             buffer[...] = t.array
         for e in self.before:

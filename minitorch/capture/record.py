@@ -297,6 +297,8 @@ class Recorder:
         tape.uses_rng = self.uses_rng
         tape.on_cupy = any(getattr(b, "name", "") == "cupy" for b in tape.backends)
         tape.on_numpy = bool(tape.backends) and all(getattr(b, "name", "") == "numpy" for b in tape.backends)
+        device_guards = {b.guard for b in tape.backends if getattr(b, "guard", None) is not None}
+        tape.guard = device_guards.pop() if len(device_guards) == 1 else None  # a step over two GPUs: each op's own guard
         return tape
 
     def _known_arrays(self) -> dict[int, Tensor]:

@@ -193,9 +193,16 @@ class Tape:
         self.graph: Any = None  # its CUDA graph (cuda_graph.py), or the reason it has none
         self.fast: Any = None  # its flat NumPy tape (trace.py), or the reason it has none
         self.on_cupy = self.on_numpy = False
+        self.guard: Any = None  # the device guard of its one CUDA device (cuda:N), set by the recorder
 
     def replay(self, inputs: list[Any]) -> Any:
         """Run the step on new input tensors (same shapes and dtypes as recorded); returns fn's result."""
+        if self.guard is not None:  # CuPy on cuda:N: the replayed ops allocate on the current device
+            with self.guard:
+                return self._replay(inputs)
+        return self._replay(inputs)
+
+    def _replay(self, inputs: list[Any]) -> Any:
         vals: list[Any] = [None] * self.n_slots
         for k, t in enumerate(inputs):
             vals[k] = t.array
