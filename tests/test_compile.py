@@ -9,7 +9,7 @@ import minitorch as mt
 from minitorch import nn, optim
 from minitorch.capture import CaptureError, CaptureWarning
 from minitorch.capture.flat_tape import FlatTape
-from minitorch.ops.nll import labels_ok
+from minitorch.ops.nll import replayed_labels_ok
 from minitorch.training import workshop_mlp
 
 THIS = __file__.rsplit("/", 1)[-1]
@@ -73,7 +73,7 @@ def test_100_steps_bit_identical_to_eager(make_opt):
     tape, = captured[3].tapes.values()
     assert tape.checked and tape.replays == 99  # recorded once, its first replay checked against eager
     assert isinstance(tape.fast, FlatTape) and tape.fast.checked  # then traced flat, checked again, replayed
-    assert sum(getattr(fn, "func", None) is labels_ok for fn, *_ in tape.fast.calls) == 1  # the label check
+    assert [c.fn.func for c in tape.prechecks] == [replayed_labels_ok]  # the labels, checked ahead of each replay
 
 
 def test_100_steps_through_the_emulated_kernels(monkeypatch):
@@ -375,12 +375,13 @@ def test_gradient_clipping_inside_the_step_is_replayed():
 
 def test_cuda_graph_plan_of_the_workshop_step():
     from minitorch.capture.cuda_graph import GraphedTape, Unsupported, plan
-    from minitorch.capture.tape import Backward, Call, Check
+    from minitorch.capture.tape import Backward, Call
     *_, step = train(True, batches(2))
     tape, = step.tapes.values()
-    before, graphed, after = plan(tape, 2)
-    check, zero_grad = before  # the label check (of an input) and zero_grad (.grad only) run ahead of the launch
-    assert isinstance(check, Check) and check.specs == [("s", 1)] and zero_grad.fn.__name__ == "zero_grad"
+    before, graphed, after = plan(tape)
+    zero_grad, = before  # .grad only: it runs ahead of the launch (and the label check, a precheck, before it)
+    check, = tape.prechecks
+    assert check.specs == [("s", 1)] and zero_grad.fn.__name__ == "zero_grad"
     assert isinstance(graphed[-1], Backward) and [c.fn.__name__ for c in after] == ["step"]
     assert [c.fn.__name__ for c in graphed if isinstance(c, Call)] == ["_count_batch"]  # a device-side counter
     assert tape.uses_rng  # dropout: no graph until the generator's position lives on the device
@@ -541,12 +542,13 @@ def torch_loss_and_grad(loss: str, weight: np.ndarray, x: np.ndarray, y: np.ndar
 
 
 def assert_replayed(step, trace: bool) -> None:
-    """The step was recorded once and replayed by the tape, or (trace) by its flat tape, which reruns the check."""
+    """The step was recorded once and replayed by the tape, or (trace) by its flat tape; the label check of
+    the step's input runs ahead of each replay."""
     tape, = step.tapes.values()
     assert tape.checked and tape.replays >= 3
+    assert [c.fn.func for c in tape.prechecks] == [replayed_labels_ok]
     if trace:
         assert isinstance(tape.fast, FlatTape) and tape.fast.checked
-        assert any(getattr(fn, "func", None) is labels_ok for fn, *_ in tape.fast.calls)
     else:
         assert tape.fast is None
 
@@ -569,18 +571,32 @@ def test_a_bad_label_in_a_replayed_batch_raises_as_eagerly(loss, trace):
 @pytest.mark.parametrize("trace", [False, True], ids=["tape", "flat"])
 @pytest.mark.parametrize("loss", LOSSES)
 def test_ignored_rows_in_a_replayed_batch_are_masked(loss, trace):
-    labels = clean_labels()  # recorded without ignored rows: eagerly, cross_entropy would skip the masking
-    labels[4][::3] = -100  # the flat tape's first (checked) replay
-    labels[6][1::2] = -100  # a replay
+    labels = clean_labels(10)  # recorded without ignored rows: the kernels are told none are ignored
+    labels[4][::3] = -100  # breaks that promise: checked ahead of the replay, the step is recorded anew
+    labels[8][1::2] = -100  # a replay of the new recording, which masks
     eager = label_run(loss, labels, False)[0]
     captured, step, weight, xs = label_run(loss, labels, True, trace)
     assert captured == eager
-    for k in (4, 6):
+    assert step.recordings == 2
+    for k in (4, 8):
         expected_loss, expected_grad = torch_loss_and_grad(loss, weight, xs[k], labels[k])
         np.testing.assert_allclose(np.frombuffer(captured[k][0], np.float32), expected_loss, rtol=1e-6)
         np.testing.assert_allclose(np.frombuffer(captured[k][1], np.float32).reshape(4, 5), expected_grad,
                                    rtol=1e-5, atol=1e-7)
     assert_replayed(step, trace)
+
+
+def test_a_clean_recording_keeps_the_unmasked_kernels_until_a_batch_ignores_rows():
+    labels = clean_labels(4)
+    labels[3][0] = -100
+    _, step, *_ = label_run("cross_entropy", labels[:3], True)
+    ignore_arg = lambda tape: next(e.specs[2] for e in tape.entries  # noqa: E731  (CrossEntropy's ignore_index)
+                                   if getattr(e, "fn", None).__name__ == "CrossEntropy")
+    tape, = step.tapes.values()
+    assert ignore_arg(tape) == ("c", None) and tape.replays == 2  # no masking work in the replays
+    _, step, *_ = label_run("cross_entropy", labels, True)
+    tape, = step.tapes.values()
+    assert step.recordings == 2 and ignore_arg(tape) == ("c", -100)
 
 
 def test_labels_through_the_emulated_kernels(monkeypatch):
@@ -590,8 +606,8 @@ def test_labels_through_the_emulated_kernels(monkeypatch):
         pytest.skip("the CUDA emulator needs g++")
     monkeypatch.setenv("MINITORCH_FUSED", "1")
     monkeypatch.setattr(NumpyBackend, "kernels", property(lambda self: emulated_kernels()))
-    labels = clean_labels()
-    labels[3][7], labels[5][::3] = 5, -100
+    labels = clean_labels(9)
+    labels[3][7], labels[5][::3] = 5, -100  # a bad label; ignored rows (recorded anew there)
     eager = label_run("cross_entropy", labels, False)[0]
     captured, step, *_ = label_run("cross_entropy", labels, True)
     assert captured == eager and "target 5 is out of bounds" in captured[3]
@@ -625,11 +641,11 @@ def test_a_cuda_graph_checks_the_input_labels_ahead_of_its_launch_only():
         compiled(mt.ones(3, 4), mt.tensor(np.array([0, 1, 2], dtype)))
         tape, = compiled.tapes.values()
         if planned:
-            before, graphed, _ = plan(tape, 2)
-            assert any(isinstance(e, Check) for e in before) and not any(isinstance(e, Check) for e in graphed)
+            before, graphed, _ = plan(tape)
+            assert len(tape.prechecks) == 1 and not any(isinstance(e, Check) for e in before + graphed)
         else:
             with pytest.raises(Unsupported, match="checks a value the step computes"):
-                plan(tape, 2)
+                plan(tape)
 
 
 def test_a_bad_embedding_index_in_a_replayed_batch_raises_as_eagerly():

@@ -6,8 +6,10 @@
 
 The first call with given input shapes and dtypes runs eagerly while a recorder writes a tape (record.py):
 each op's forward, the backward engine's walk, optimizer.step() and zero_grad() as calls, in-place writes, and
-the checks op wrappers make on the host (labels in range for cross_entropy and nll_loss, embedding indices),
-which rerun on each replay's values and raise as eagerly. Later calls with the same signature replay the tape
+the checks op wrappers make on the host (labels in range for cross_entropy and nll_loss, embedding, gather
+and index_select indices), which rerun on each replay's values and raise as eagerly; those of the step's own
+inputs run before anything else of the replay (a bad label raises with nothing changed yet; eagerly, after
+the model's forward), and a batch with ignored rows after a recording without records anew. Later calls with the same signature replay the tape
 (tape.py): the same op code on the same arrays in the same order, so the result is bit-identical to eager
 (dropout draws fresh masks from the same generator; optimizer.step() reads lr and its state when it runs, so
 schedulers work), without Tensors, Module.__call__, graph edges or version checks. On NumPy the tape is then
@@ -17,7 +19,7 @@ unverified on hardware). Each of these is checked bit for bit against an eager r
 time it replays (check.py), which also catches side effects the recorder cannot see; a flat tape or graph that
 cannot be made, or differs, leaves the op-by-op replay in place. A new signature (shapes, dtypes,
 requires_grad, grad mode, non-tensor arguments by value) records anew; so does a change the guards see (a
-module switched to eval, a parameter replaced, new parameters).
+module switched to eval, a parameter replaced, new parameters, ignored rows where the recording had none).
 
 The step's Python code runs only while recording, as under jax.jit or a CUDA graph. What a replay could get
 wrong is refused with a CaptureError naming the line: reading a value on the host (.item(), float(), a
@@ -74,7 +76,7 @@ class CompiledStep:
             key = (is_grad_enabled(), _signature(args, inputs), _signature(kwargs, inputs))
         tape = self.tapes.get(key)
         if tape is not None:
-            self.last_guard = tape.guards.failed()
+            self.last_guard = tape.guards.failed() or tape.precheck(inputs)
             if self.last_guard is None:
                 runner: Any = tape
                 if tape.checked or not self.check:

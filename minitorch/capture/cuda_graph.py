@@ -31,7 +31,7 @@ class Unsupported(Exception):
     """Why a tape cannot become a CUDA graph."""
 
 
-def plan(tape: Tape, n_inputs: int) -> tuple[list, list, list]:
+def plan(tape: Tape) -> tuple[list, list, list]:
     """(before, graphed, after): the entries to run eagerly before the launch, in it, and after it."""
     entries = tape.entries
     ops = [i for i, e in enumerate(entries) if isinstance(e, (Forward, Backward))]
@@ -43,10 +43,8 @@ def plan(tape: Tape, n_inputs: int) -> tuple[list, list, list]:
         if isinstance(e, Store):
             raise Unsupported("an in-place write into a tensor")
         if isinstance(e, Check):  # host bookkeeping (backend.defer_check), which a launch cannot repeat
-            if not all(kind == "s" and slot < n_inputs for kind, slot in e.specs):
-                raise Unsupported("an op checks a value the step computes (a label check on converted labels)")
-            before.append(e)  # it reads only the step's inputs: check them ahead of the launch
-            continue
+            # (the checks of the step's inputs are the tape's prechecks, run ahead of the launch)
+            raise Unsupported("an op checks a value the step computes (a label check on converted labels)")
         if isinstance(e, Call):
             if e.graph_safe == "grad":  # zero_grad: .grad only, which no op reads; run it first
                 before.append(e)
@@ -67,7 +65,7 @@ class GraphedTape:
         if tape.uses_rng and not all(getattr(b, "graph_safe_rng", False) for b in backends):
             raise Unsupported("the step draws random numbers (dropout), whose generator position lives on the host")
         self.tape = tape
-        self.before, self.graphed, self.after = plan(tape, len(inputs))
+        self.before, self.graphed, self.after = plan(tape)
         import cupy
         self.cupy = cupy
         self.static = [cupy.empty_like(t.array) for t in inputs]

@@ -59,6 +59,7 @@ class Recorder:
         self.bw: Backward | None = None
         self.bw_pending: set[int] = set()
         self.bw_closed = False
+        self.prechecks: list[Check] = []
 
     # -- problems ------------------------------------------------------------------------------
     def problem(self, message: str, site: tuple[str, int] | None = None) -> None:
@@ -166,13 +167,23 @@ class Recorder:
             entry.out = self._new_slot(result.array)
         return result
 
-    def check(self, fn: Callable[..., Any], *tensors: Tensor) -> Any:
-        """An op wrapper's host-side check of its inputs (check_labels): record fn to rerun on each replay's
-        arrays, which the step's Python code no longer sees, and run it now."""
+    def ahead(self, *tensors: Tensor) -> bool:
+        """Whether a check of `tensors` can run ahead of each replay: they are the step's own inputs, not
+        written in place before the check."""
+        slots = [self.slots.get(id(t.array)) for t in tensors]
+        if any(slot is None or slot >= len(self.inputs) for slot in slots):
+            return False
+        written = {e.target for e in self.entries if isinstance(e, Store)}
+        return not any(("s", slot) in written for slot in slots)
+
+    def check(self, fn: Callable[..., Any], *tensors: Tensor) -> None:
+        """Record an op wrapper's host-side check (check_labels; the wrapper runs it now) to rerun on each
+        replay's arrays, which the step's Python code no longer sees: ahead of the replay when `ahead()`,
+        else in its place."""
         self._flush_backward()
         site = user_site()
-        self.entries.append(Check(fn, [self.tensor_spec(t, "an op's check of its inputs", site) for t in tensors]))
-        return fn(*[t.array for t in tensors])
+        check = Check(fn, [self.tensor_spec(t, "an op's check of its inputs", site) for t in tensors])
+        (self.prechecks if self.ahead(*tensors) else self.entries).append(check)
 
     def optimizer_step(self, opt: Any, closure: Any) -> Any:
         if closure is not None:
@@ -294,6 +305,7 @@ class Recorder:
         guards = Guards(self.modules, self.externals, self.optimizers)
         tape = Tape(self.entries, self.n_slots, len(self.forwards), self._result(result), guards)
         tape.backends = {b for b in self.backends if b is not None}
+        tape.prechecks = self.prechecks
         tape.uses_rng = self.uses_rng
         tape.on_cupy = any(getattr(b, "name", "") == "cupy" for b in tape.backends)
         tape.on_numpy = bool(tape.backends) and all(getattr(b, "name", "") == "numpy" for b in tape.backends)

@@ -139,9 +139,16 @@ class Call:
             vals[self.out] = result.array
 
 
+class Rerecord(Exception):
+    """Raised by a check ahead of a replay: this call's inputs break a decision the recording made on the
+    host (cross_entropy's "no row is ignored"), so the step is recorded anew instead of replayed."""
+
+
 class Check:
     """A check an op's Python wrapper makes on the host (a label in [0, C)): fn(*arrays) on each replay's
-    arrays, so that a bad value raises as it would eagerly instead of giving a wrong result."""
+    arrays, so that a bad value raises as it would eagerly instead of giving a wrong result. A check of the
+    step's own inputs runs ahead of the whole replay (Tape.precheck); one of values the step computes runs
+    in its place among the entries."""
 
     __slots__ = ("fn", "specs")
 
@@ -194,6 +201,17 @@ class Tape:
         self.fast: Any = None  # its flat NumPy tape (trace.py), or the reason it has none
         self.on_cupy = self.on_numpy = False
         self.guard: Any = None  # the device guard of its one CUDA device (cuda:N), set by the recorder
+        self.prechecks: list[Check] = []  # checks of the step's inputs, run before anything of a replay
+
+    def precheck(self, inputs: list[Any]) -> str | None:
+        """Run the checks of this call's inputs before any of the step runs: a bad label raises as eagerly,
+        with nothing changed yet; returns why the step must be recorded anew (Rerecord), or None."""
+        try:
+            for check in self.prechecks:
+                check.fn(*[inputs[slot].array for _, slot in check.specs])
+        except Rerecord as why:
+            return str(why)
+        return None
 
     def replay(self, inputs: list[Any]) -> Any:
         """Run the step on new input tensors (same shapes and dtypes as recorded); returns fn's result."""

@@ -218,11 +218,9 @@ def _check_bounds(index, size: int, dim: int, op: str) -> None:
     """PyTorch refuses indices outside [0, size) (no wrap-around for negative ones). While minitorch.compile
     records a step, the check is recorded to rerun on each replay's indices."""
     from ..autograd import _state
-    rec = _state.recorder
-    if rec is not None:
-        rec.check(functools.partial(_bounds_ok, index.xp, size, dim, op), index)
-        return
     _bounds_ok(index.xp, size, dim, op, index.array)
+    if _state.recorder is not None:
+        _state.recorder.check(functools.partial(_bounds_ok, index.xp, size, dim, op), index)
 
 
 def _bounds_ok(xp, size: int, dim: int, op: str, a) -> None:

@@ -134,13 +134,27 @@ def check_labels(op, target, classes, ignore_index, noun="Target") -> bool:
     may be ignored (so the kernels must mask). Where reading the labels would wait for the device (CUDA),
     the check leaves a flag there instead, raised by `backend.raise_pending_errors()` (called by
     `minitorch.cuda.synchronize()` and by the training loop every 50 steps), and masking is always on:
-    the kept rows are counted on the device. While minitorch.compile records a step, the check is recorded
-    to rerun on each replay's labels, and masking is always on: a later batch may have ignored rows."""
+    the kept rows are counted on the device.
+
+    While minitorch.compile records a step, the check is recorded to rerun at each replay. On labels passed
+    into the step it runs ahead of the replay, which then keeps this batch's decision: a later batch that
+    ignores rows the recording did not is recorded anew. On labels the step computes, masking stays on."""
+    may_ignore = labels_ok(target.backend, op, noun, classes, ignore_index, target.array)
     rec = _state.recorder
     if rec is not None:
-        rec.check(functools.partial(labels_ok, target.backend, op, noun, classes, ignore_index), target)
-        return True
-    return labels_ok(target.backend, op, noun, classes, ignore_index, target.array)
+        may_ignore = may_ignore or not rec.ahead(target)
+        rec.check(functools.partial(replayed_labels_ok, target.backend, op, noun, classes, ignore_index, may_ignore),
+                  target)
+    return may_ignore
+
+
+def replayed_labels_ok(backend, op, noun, classes, ignore_index, recorded, t) -> None:
+    """check_labels at a compiled step's replay: raise as eagerly, and ask for a new recording when this
+    batch has ignored rows and the recorded one promised the kernels none."""
+    if labels_ok(backend, op, noun, classes, ignore_index, t) and not recorded:
+        from ..capture.tape import Rerecord
+        raise Rerecord(f"{op}: this batch has labels equal to ignore_index={ignore_index}; the recorded one had "
+                       "none")
 
 
 def labels_ok(backend, op, noun, classes, ignore_index, t) -> bool:
