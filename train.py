@@ -107,6 +107,9 @@ def parse_args(argv=None):
     p.add_argument("--augment", action="store_true", default=None,
                    help="shift training images by up to 2 pixels (per image, on the host: slower)")
     p.add_argument("--allow-nonfinite", action="store_true", help="train on when the loss is NaN/Inf")
+    p.add_argument("--compile", action="store_true",
+                   help="record the training step once and replay it (minitorch.compile): the same numbers, "
+                        "faster for small models")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--health-every", type=non_negative_int, default=100, metavar="N",
@@ -188,10 +191,12 @@ def check_batch(config, world):
 
 
 def make_optimizer(config, model):
+    # flat=True: parameters, gradients and state in one buffer each, so an update is a few whole-buffer
+    # calls; the same numbers and checkpoints as per-tensor updates.
     if config["optimizer"] == "adam":
-        return optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+        return optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"], flat=True)
     return optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
-                     weight_decay=config["weight_decay"])
+                     weight_decay=config["weight_decay"], flat=True)
 
 
 def progress_bars(args, config, samples):
@@ -287,7 +292,7 @@ def run_training(args, job, device) -> int:
                       f"{len(test_set)} test; writing to {out}")
             loss_fn = nn.CrossEntropyLoss()
             stopped = run.train(train_loader, val_loader, loss_fn, job.stop(stop) if ranks else stop,
-                                check_finite=not args.allow_nonfinite,
+                                check_finite=not args.allow_nonfinite, compiled=args.compile,
                                 progress=progress_bars(args, config, len(train_set)) if job.leader else None)
             if stopped is None and job.leader:
                 run.finish(test_loader, loss_fn, device, plot=not args.no_plot,

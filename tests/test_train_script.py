@@ -109,6 +109,41 @@ def test_resume_continues_the_same_run(train_script, tiny_mnist, tmp_path, monke
     assert b["config"] == {**a["config"]} and b["config"]["epochs"] == 3 and b["config"]["max_steps"] == 4
 
 
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_compile_trains_the_same_numbers(train_script, tiny_mnist, tmp_path, model, recwarn):
+    """--compile replays the recorded step (health's measured steps run eagerly in between, and the last
+    smaller batch of each epoch records its own step): the model and history are eager's, bit for bit."""
+    args = ["--model", model, "--epochs", "2", "--max-steps", "7", "--batch-size", "16", "--health-every", "3",
+            "--no-plot"]
+    eager = run(train_script, tiny_mnist, tmp_path / "eager", *args)
+    captured = run(train_script, tiny_mnist, tmp_path / "compiled", *args, "--compile")
+    a, b = mt.load(tmp_path / "eager" / "model.npz"), mt.load(tmp_path / "compiled" / "model.npz")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].numpy().tobytes() == b[name].numpy().tobytes(), name
+    keys = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+    assert [[r[k] for k in keys] for r in eager["epochs"]] == [[r[k] for k in keys] for r in captured["epochs"]]
+    assert eager["test_accuracy"] == captured["test_accuracy"]
+    assert not [str(w.message) for w in recwarn if "compile" in str(w.message)]  # replayed, not fallen back
+
+
+def test_compile_records_once_and_replays(monkeypatch):
+    from minitorch import capture
+    from minitorch.training import loop
+    made = []
+    real = capture.compile
+    monkeypatch.setattr(capture, "compile", lambda fn, **kw: made.append(real(fn, **kw)) or made[-1])
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 784)).astype(np.float32), rng.integers(0, 10, 64)
+    loader = mt.data.DataLoader(mt.data.TensorDataset(mt.tensor(x), mt.tensor(y)), batch_size=16)
+    model = loop.workshop_mlp()
+    opt = mt.optim.Adam(model.parameters())
+    loop.fit(model, opt, loader, [], 2, compiled=True)
+    step, = made
+    tape, = step.tapes.values()
+    assert step.recordings == 1 and tape.replays == 7  # 8 steps: one recording, then replays across epochs
+
+
 # -- the command line's errors: exit status and one or two lines, no traceback ----------------------
 @pytest.fixture
 def cli(train_script, capsys, monkeypatch, tmp_path):

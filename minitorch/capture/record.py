@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..nn.hooks import has_hooks
 from ..tensor import Tensor
 from . import hooks
 from .guards import Guards, module_effects
@@ -198,7 +199,7 @@ class Recorder:
     def module_called(self, module: Any) -> None:
         if id(module) not in self.modules:
             self.modules[id(module)] = (module, module.training)
-        if module._has_hooks:
+        if module._has_hooks and has_hooks(module):  # the flag lags a removal until the module's next call
             self.problem(f"{type(module).__name__} has forward or backward hooks; a replay runs no Python code of "
                          "the step, so they would run only once")
         self._flush_backward()

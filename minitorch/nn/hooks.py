@@ -52,10 +52,16 @@ def register(module: Any, kind: str, hook: Callable, prepend: bool, **flags: boo
     return handle
 
 
+def has_hooks(module: Any) -> bool:
+    """Whether any hook is registered now (`_has_hooks` stays set until the next call finds them removed)."""
+    d = module.__dict__
+    return bool(d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"] or d["_backward_pre_hooks"])
+
+
 def call(module: Any, args: tuple, kwargs: dict) -> Any:
     """module(*args, **kwargs) with its hooks, in PyTorch's order (Module._call_impl)."""
     d = module.__dict__
-    if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"] or d["_backward_pre_hooks"]):
+    if not has_hooks(module):
         object.__setattr__(module, "_has_hooks", False)  # every hook was removed: back to the fast path
         result = module.forward(*args, **kwargs)
         record_call(module, args, result)

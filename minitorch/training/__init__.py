@@ -11,9 +11,9 @@
 from .cli import RunError, UsageError, run_cli, select_device
 from .health import HealthMonitor
 from .loop import (Diverged, Position, TrainingStopped, evaluate, fit, parameters_finite, train_epoch,
-                   workshop_mlp)
+                   training_step, workshop_mlp)
 from .stop import GracefulStop, Interrupted
 
-__all__ = ["workshop_mlp", "train_epoch", "evaluate", "fit", "Position", "TrainingStopped", "Diverged",
+__all__ = ["workshop_mlp", "training_step", "train_epoch", "evaluate", "fit", "Position", "TrainingStopped", "Diverged",
            "parameters_finite", "GracefulStop", "Interrupted", "UsageError", "RunError", "run_cli",
            "select_device", "HealthMonitor"]

@@ -163,10 +163,23 @@ def set_generator_state(loader: Any, state: str | None) -> None:
         gen.set_state(Tensor(np.frombuffer(state.encode(), dtype=np.uint8).copy()))
 
 
+def training_step(model: Any, optimizer: Any, loss_fn: Callable) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """step(x, y) -> (loss, logits): forward, loss, zero_grad, backward, update. What train_epoch runs each
+    step, and what `fit(compiled=True)` hands to minitorch.compile."""
+    def step(x: Any, y: Any) -> tuple[Any, Any]:
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss, logits
+    return step
+
+
 def train_epoch(model: Any, loader: Iterable, optimizer: Any, loss_fn: Callable, *,
                 max_steps: int | None = None, progress: Any = None, epoch: int = 0,
                 position: Position | None = None, stop: Any = None, check_finite: bool = True,
-                health: Any = None, ranks: Any = None) -> dict[str, float]:
+                health: Any = None, ranks: Any = None, step: Callable | None = None) -> dict[str, float]:
     """One pass over `loader`: forward, loss, backward, step. Returns mean loss, accuracy, samples/s, steps.
 
     `position` continues a stopped epoch: the loader's generator is set back to the epoch's start so
@@ -175,8 +188,10 @@ def train_epoch(model: Any, loader: Iterable, optimizer: Any, loss_fn: Callable,
     with the Position to continue from. With `check_finite`, a NaN/Inf loss raises Diverged. `health`
     (a HealthMonitor) measures the steps it chooses. `ranks` (a training.ranks.Ranks, in a distributed
     job) makes the results and a Position's sums those of every rank's batches: the global batch's.
+    `step` (a training_step, or one compiled by minitorch.compile) runs the steps health does not measure.
     """
     model.train()
+    step = step or training_step(model, optimizer, loss_fn)
     backend = _backend(model)
     running, first, before = _Running(), 0, 0.0
     world, carried = 1 if ranks is None else ranks.size, None
@@ -199,25 +214,25 @@ def train_epoch(model: Any, loader: Iterable, optimizer: Any, loss_fn: Callable,
             progress.update(position.samples)
     finite = _FiniteCheck(backend, epoch) if check_finite else None
     start, done = time.perf_counter(), first
-    for step, (x, y) in enumerate(batches, start=first):
-        if max_steps is not None and step >= max_steps:
+    for index, (x, y) in enumerate(batches, start=first):
+        if max_steps is not None and index >= max_steps:
             break
         probe = None if health is None else health.probe()  # None on the steps it does not measure
-        logits = model(x) if probe is None else probe.forward(model, x)
-        loss = loss_fn(logits, y)
-        optimizer.zero_grad()
-        loss.backward()
         if probe is None:
-            optimizer.step()
-        else:
+            loss, logits = step(x, y)
+        else:  # measured: eagerly, with the probe's hooks
+            logits = probe.forward(model, x)
+            loss = loss_fn(logits, y)
+            optimizer.zero_grad()
+            loss.backward()
             probe.step(optimizer, loss)
         running.add(loss.detach(), logits.detach(), y)
-        done = step + 1
+        done = index + 1
         if finite is not None:
-            finite.add(step, loss.array)
+            finite.add(index, loss.array)
         if progress is not None:  # in a distributed job every rank's batch has this size (DistributedSampler)
             progress.update(y.shape[0] * world)
-            if step % 50 == 0:  # reading the loss synchronises the GPU, so only now and then
+            if index % 50 == 0:  # reading the loss synchronises the GPU, so only now and then
                 backend.raise_pending_errors()  # e.g. a bad label cross_entropy flagged on the device
                 elapsed = time.perf_counter() - start
                 progress.set_postfix(loss=f"{loss.item():.4f}",
@@ -226,13 +241,13 @@ def train_epoch(model: Any, loader: Iterable, optimizer: Any, loss_fn: Callable,
             if finite is not None:
                 finite.check()
                 if not parameters_finite(model):
-                    raise Diverged("model's parameters", float("nan"), epoch + 1, step + 1)
+                    raise Diverged("model's parameters", float("nan"), epoch + 1, index + 1)
             if ranks is None:
                 sums = (*(None if v is None else backend.to_host(v) for v in (running.loss, running.correct)),
                         running.samples)
             else:
                 sums = running.over_ranks(backend, ranks, carried)
-            where = Position(step + 1, start_state, generator_state(loader), *sums,
+            where = Position(index + 1, start_state, generator_state(loader), *sums,
                              before + time.perf_counter() - start)
             raise TrainingStopped(epoch, where, stop.signum)
     backend.synchronize()
@@ -264,7 +279,8 @@ def fit(model: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable
         loss_fn: Callable | None = None, scheduler: Any = None, start_epoch: int = 0,
         max_steps: int | None = None, progress: Callable[[int], Any] | None = None,
         on_epoch_end: Callable[[int, dict], None] | None = None, position: Position | None = None,
-        stop: Any = None, check_finite: bool = True, health: Any = None, ranks: Any = None) -> list[dict]:
+        stop: Any = None, check_finite: bool = True, health: Any = None, ranks: Any = None,
+        compiled: bool = False) -> list[dict]:
     """Train for epochs start_epoch..epochs-1, evaluating on `val_loader` after each; returns the history.
 
     `progress(epoch)` may return a tqdm-like bar (update, set_postfix, close); `on_epoch_end(epoch,
@@ -274,9 +290,13 @@ def fit(model: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable
     `check_finite`, a NaN/Inf training or validation loss raises Diverged. `health` (a HealthMonitor)
     records the training's health every so many steps. A sampler with set_epoch (DistributedSampler) is
     set to each epoch before it starts; `ranks` makes the training results global (see train_epoch).
+    `compiled` records the training step once and replays it (minitorch.compile; bit-identical to eager),
+    or runs it eagerly, with a CaptureWarning, where it cannot be replayed.
     """
+    from ..capture import compile as compile_step
     from ..nn import CrossEntropyLoss
     loss_fn = loss_fn or CrossEntropyLoss()
+    step = compile_step(training_step(model, optimizer, loss_fn), fallback=True) if compiled else None
     history = []
     for epoch in range(start_epoch, epochs):
         if stop is not None and stop.requested:
@@ -288,7 +308,7 @@ def fit(model: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable
         try:
             train = train_epoch(model, train_loader, optimizer, loss_fn, max_steps=max_steps, progress=bar,
                                 epoch=epoch, position=position if epoch == start_epoch else None, stop=stop,
-                                check_finite=check_finite, health=health, ranks=ranks)
+                                check_finite=check_finite, health=health, ranks=ranks, step=step)
         finally:
             if bar is not None:
                 bar.close()

@@ -98,7 +98,7 @@ class Run:
         self.save(epoch + 1)
 
     def train(self, train_loader: Any, val_loader: Any, loss_fn: Callable, stop: GracefulStop, *,
-              progress: Any = None, check_finite: bool = True) -> int | None:
+              progress: Any = None, check_finite: bool = True, compiled: bool = False) -> int | None:
         """Train to config["epochs"]. Returns None when done, or 128 + N after signal N saved a checkpoint
         to resume from; a NaN/Inf loss raises RunError saying why, and nothing after it is saved."""
         if self.leader:
@@ -111,7 +111,7 @@ class Run:
                 fit(self.model, self.optimizer, train_loader, val_loader, self.config["epochs"], loss_fn=loss_fn,
                     scheduler=self.scheduler, start_epoch=self.start, max_steps=self.config.get("max_steps"),
                     progress=progress, on_epoch_end=self.on_epoch_end, position=self.position, stop=stop,
-                    check_finite=check_finite, health=self.health, ranks=self.ranks)
+                    check_finite=check_finite, health=self.health, ranks=self.ranks, compiled=compiled)
         except TrainingStopped as stopped:
             self.save(stopped.epoch, stopped.position, stopped_by=signal_name(stopped.signum))
             if not self.leader:
