@@ -166,9 +166,11 @@ def report_section(rows: list[dict]) -> str:
         body.append(line)
     lines = ["| " + " | ".join(map(str, head)) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(map(str, line)) + " |" for line in body]
+    when = {r["measured"][:16] for r in rows if r.get("measured")}  # set when merged in from another run
+    note = f"; measured {', '.join(sorted(when))}, apart from the rest of this report" if when else ""
     return ("### Training step against each peer (workshop MLP, Adam, float32; samples/s from the fastest of "
             "interleaved rounds in one process; a ratio is the peer's step time over minitorch's: > 1, minitorch "
-            "is faster)\n\n" + "\n".join(lines))
+            f"is faster{note})\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":
