@@ -10,7 +10,7 @@ from minitorch import nn, optim
 from minitorch.capture import CaptureError, CaptureWarning
 from minitorch.capture.flat_tape import FlatTape
 from minitorch.ops.nll import replayed_labels_ok
-from minitorch.training import workshop_mlp
+from minitorch.training import training_step, workshop_mlp
 
 THIS = __file__.rsplit("/", 1)[-1]
 
@@ -27,16 +27,7 @@ def train(compiled: bool, data: list, make_opt=lambda p: optim.Adam(p, lr=1e-3),
     model = workshop_mlp()
     opt = make_opt(model.parameters())
     scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=len(data)) if schedule else None
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step(x, y):
-        logits = model(x)
-        loss = loss_fn(logits, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss, logits
-
+    step = training_step(model, opt, nn.CrossEntropyLoss())  # what train.py runs
     run = mt.compile(step) if compiled else step
     losses = []
     for x, y in data:
@@ -102,15 +93,7 @@ def test_eval_mode_between_steps_records_again():
     mt.manual_seed(0)
     model = workshop_mlp()
     opt = optim.Adam(model.parameters(), lr=1e-3)
-
-    @mt.compile
-    def step(x, y):
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = mt.compile(training_step(model, opt, nn.functional.cross_entropy))
     (x, y), = batches(1)
     step(x, y)
     step(x, y)
@@ -334,15 +317,9 @@ def test_flat_adam_step_replays_bit_identically_on_each_fast_backend(fast_device
         mt.manual_seed(0)
         model = workshop_mlp().to(fast_device)
         opt = optim.Adam(model.parameters(), lr=1e-3, flat=True)
-
-        def step(x, y):
-            loss = nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
+        step = training_step(model, opt, nn.functional.cross_entropy)
         f = mt.compile(step) if compiled else step
-        return [f(x, y).item() for x, y in data], [p.detach().numpy() for p in model.parameters()]
+        return [f(x, y)[0].item() for x, y in data], [p.detach().numpy() for p in model.parameters()]
 
     eager, captured = run(False), run(True)
     assert eager[0] == captured[0]

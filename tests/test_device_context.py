@@ -14,7 +14,7 @@ from minitorch import coach, nn, optim
 from minitorch.autograd import run_backward
 from minitorch.backends import numpy_backend
 from minitorch.backends.cupy_backend import DeviceGuard
-from minitorch.training import workshop_mlp
+from minitorch.training import training_step, workshop_mlp
 
 import fake_device
 from fake_device import FakeCudaBackend, runtime
@@ -139,15 +139,7 @@ def test_a_compiled_step_replays_on_the_tensors_device(on_fake):
     rng = np.random.default_rng(1)
     model = workshop_mlp().to(DEVICE)
     opt = optim.Adam(model.parameters(), lr=1e-3)
-
-    @mt.compile
-    def step(x, y):
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = mt.compile(training_step(model, opt, nn.functional.cross_entropy))
     batches = [_batch(rng) for _ in range(4)]
     step(*batches[0])
     step(*batches[1])  # the first replay, checked against an eager run
