@@ -150,3 +150,13 @@ def test_a_compiled_step_replays_on_the_tensors_device(on_fake):
     assert tape.replays >= 3 and tape.guard is not None
     assert len(made) > 20 and _off_device(made) == []
     assert runtime.current == 0
+
+
+def test_random_samplers_make_their_arrays_on_the_device(on_fake):
+    for name, sample in {"rand": lambda: mt.rand(3, device=DEVICE), "randn": lambda: mt.randn(3, device=DEVICE),
+                         "randint": lambda: mt.randint(0, 5, (4,), device=DEVICE),
+                         "randperm": lambda: mt.randperm(6, device=DEVICE)}.items():
+        with runtime.tracing() as made:
+            out = sample()
+        assert len(made) and _off_device(made) == [], name
+        assert out.array.made_on == 7 and runtime.current == 0, name

@@ -7,8 +7,9 @@ own random state, so it samples through exactly the same Backend methods as the 
 from __future__ import annotations
 
 import copy
+import functools
 import json
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -76,6 +77,19 @@ def _sampler(device: Any, generator: Generator | None) -> tuple[Backend, Backend
     return backend, generator._backend
 
 
+def _on_device(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Run a sampler with its `device` current: the array work after the draw (floor, argsort, casts) runs
+    on the current CUDA device, which for cuda:N must be N (the draws are Backend methods, guarded)."""
+    @functools.wraps(fn)
+    def run(*args: Any, device: Any = None, **kwargs: Any) -> Tensor:
+        guard = get_backend(device).guard
+        if guard is None:
+            return fn(*args, device=device, **kwargs)
+        with guard:
+            return fn(*args, device=device, **kwargs)
+    return run
+
+
 def _float_dtype(dtype: Any, op: str) -> np.dtype:
     d = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
     if d.kind != "f":
@@ -106,6 +120,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, *
     return _wrap(source.randn(size_tuple(size, kw), dtypes.backend_dtype(backend.xp, d)), backend, requires_grad)
 
 
+@_on_device
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Integers uniform in [low, high): randint(high, size) or randint(low, high, size); int64 by default."""
     if size is None:
@@ -128,6 +143,7 @@ def _integers(backend: Backend, source: Backend, low: int, high: int, shape: tup
     return xp.minimum(k, xp.asarray(n - 1, dtype=xp.int64)) + low
 
 
+@_on_device
 def randperm(n, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of 0..n-1 (int64 by default)."""
     backend, source = _sampler(device, generator)
