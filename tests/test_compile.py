@@ -263,11 +263,14 @@ class Positive(mt.autograd.Function):
 
     @staticmethod
     def forward(ctx, x):
-        return x[x > 0]
+        ctx.keep = x > 0
+        return x[ctx.keep]
 
     @staticmethod
-    def backward(ctx, grad):
-        raise NotImplementedError
+    def backward(ctx, grad):  # each kept element's gradient back in its place (the tests need no grad)
+        dx = ctx.xp.zeros(ctx.keep.shape, dtype=grad.dtype)
+        dx[ctx.keep] = grad
+        return dx
 
 
 def test_data_dependent_shapes_are_refused():
