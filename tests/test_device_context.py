@@ -155,7 +155,9 @@ def test_a_compiled_step_replays_on_the_tensors_device(on_fake):
 def test_random_samplers_make_their_arrays_on_the_device(on_fake):
     for name, sample in {"rand": lambda: mt.rand(3, device=DEVICE), "randn": lambda: mt.randn(3, device=DEVICE),
                          "randint": lambda: mt.randint(0, 5, (4,), device=DEVICE),
-                         "randperm": lambda: mt.randperm(6, device=DEVICE)}.items():
+                         "randperm": lambda: mt.randperm(6, device=DEVICE),
+                         "multinomial": lambda: mt.multinomial(mt.ones(4, device=DEVICE), 2),
+                         "multinomial replacement": lambda: mt.multinomial(mt.ones(2, 4, device=DEVICE), 3, True)}.items():
         with runtime.tracing() as made:
             out = sample()
         assert len(made) and _off_device(made) == [], name

@@ -196,6 +196,15 @@ def multinomial(input, num_samples, replacement=False, generator=None) -> Tensor
     n = input.shape[-1]
     if not replacement and num_samples > n:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    guard = input.backend.guard
+    if guard is None:
+        return _multinomial(input, num_samples, replacement, generator)
+    with guard:  # the checks and the draw's array work run on the input's device (cuda:N)
+        return _multinomial(input, num_samples, replacement, generator)
+
+
+def _multinomial(input, num_samples, replacement, generator) -> Tensor:  # noqa: A002
+    n = input.shape[-1]
     backend, source = _sampler(input.device, generator)
     xp = backend.xp
     w = xp.astype(xp.reshape(input.array, (-1, n)), xp.float64)
