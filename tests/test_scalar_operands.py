@@ -64,6 +64,20 @@ def test_number_operands_upload_nothing(monkeypatch, name):
         assert t.grad.dtype == mt.float32
 
 
+INTEGER_EXPRESSIONS = ["1 + t", "2 * t", "1 == t", "t.clamp(min=0)"]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8"])
+@pytest.mark.parametrize("name", INTEGER_EXPRESSIONS)
+def test_int_numbers_beside_integer_tensors_upload_nothing(monkeypatch, name, dtype):
+    """labels + 1 keeps the labels' dtype (as PyTorch): the int reaches the array op as an int, no 0-d upload."""
+    with fake_device.installed(monkeypatch, launchers=False):
+        t = mt.tensor(np.array([0, 1, 2, 3], dtype=dtype), device=FAKE)
+        y = (EXPRESSIONS | MORE)[name](mt, t)
+        assert uploads.where == []
+        assert y.dtype == (mt.bool_ if name == "1 == t" else getattr(mt, dtype))
+
+
 def _outcome(fn, T, t):
     try:
         return fn(T, t)

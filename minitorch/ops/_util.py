@@ -35,10 +35,27 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
         # The number tests are written out, not a helper: this runs for every `t - 1.0` and `1.0 - t`.
         elif (type(b) is float or type(b) is int and _INT64_MIN <= b <= _INT64_MAX) and type(dt) in FLOAT_DTYPES:
             return a, b
-    elif ((type(a) is float or type(a) is int and _INT64_MIN <= a <= _INT64_MAX) and isinstance(b, Tensor)
-          and type(b.array.dtype) in FLOAT_DTYPES):
-        return a, b
+        elif type(b) is int and fits_integer(dt, b):  # labels + 1: an int stays the tensor's integer dtype
+            return a, b
+    elif isinstance(b, Tensor):
+        dt = b.array.dtype
+        if (type(a) is float or type(a) is int and _INT64_MIN <= a <= _INT64_MAX) and type(dt) in FLOAT_DTYPES:
+            return a, b
+        if type(a) is int and fits_integer(dt, a):
+            return a, b
     return tuple(promote(a, b)[0])
+
+
+# The range of each integer dtype (bool is not one: bool + 1 is int64, as in PyTorch).
+_INTEGER_RANGE = {np.dtype(n): (int(np.iinfo(n).min), int(np.iinfo(n).max))
+                  for n in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")}
+
+
+def fits_integer(dtype: Any, value: int) -> bool:
+    """Whether a Python int is a value of the integer dtype (PyTorch keeps the tensor's dtype then, and so do
+    NumPy 2, CuPy and the array API; outside it PyTorch wraps and NumPy raises, so promote() wraps)."""
+    bounds = _INTEGER_RANGE.get(dtype)
+    return bounds is not None and bounds[0] <= value <= bounds[1]
 
 
 def promote(*operands: Any, backend: Any = None, float_result: bool = False) -> tuple[list[Any], np.dtype]:

@@ -10,8 +10,8 @@ from typing import Any
 from .. import dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import (binary_operands, bool_operand, constant, is_float, logical_result, promote, require_tensor,
-                    weak_number)
+from ._util import (binary_operands, bool_operand, constant, fits_integer, is_float, logical_result, promote,
+                    require_tensor, weak_number)
 
 
 class Maximum(Function):
@@ -122,6 +122,8 @@ def clamp(a, min=None, max=None):  # noqa: A002
     if is_float(a) and all(weak_number(x) for x in bounds):  # the common case: no promotion
         # Python floats, weak beside a (its dtype stays); a 0-d array would be an upload per call on CUDA
         a2, arrays = a, [float(x) for x in bounds]
+    elif all(type(x) is int and fits_integer(a.array.dtype, x) for x in bounds):  # labels.clamp(0, 9)
+        a2, arrays = a, bounds
     else:
         (a2, *arrays), dtype = promote(a, *bounds)
         if dtype == dtypes.bool_:
