@@ -44,8 +44,10 @@ def softmax_cross_entropy_forward(
     n, c = logits.shape
     valid = None if ignore_index is None else target != ignore_index
     m = xp.max(logits, axis=1, keepdims=True)
-    # A row of -inf has max -inf; shifting it by 0 instead keeps x - m free of inf - inf.
-    m = xp.where(m > -math.inf, m, 0.0)
+    if valid is not None:
+        # An ignored row of -inf has max -inf; shifting it by 0 instead keeps x - m free of inf - inf. (A kept
+        # row of -inf has a NaN loss and gradient either way, as in PyTorch.)
+        m = xp.where(m > -math.inf, m, 0.0)
     z = logits - m  # the only full-size temporary the standard forces on us
     s = xp.sum(xp.exp(z), axis=1)
     if valid is not None:
@@ -60,9 +62,10 @@ def softmax_cross_entropy_forward(
     if valid is not None:
         z_t = xp.where(in_range | ~valid, z_t, math.nan)
     # Work on shifted values: lse - x_t == log_s - z_t keeps precision when |x| ~ 1e4.
-    loss = log_s - (1.0 - label_smoothing) * z_t
     if label_smoothing:
-        loss = loss - (label_smoothing / c) * xp.sum(z, axis=1)
+        loss = log_s - (1.0 - label_smoothing) * z_t - (label_smoothing / c) * xp.sum(z, axis=1)
+    else:
+        loss = log_s - z_t
     if valid is not None:
         loss = xp.where(valid, loss, 0.0)  # where, not a 0-mask multiply: inf * 0 would be NaN
     lse = log_s + m[:, 0]
