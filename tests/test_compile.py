@@ -404,6 +404,9 @@ def test_the_flat_tape_writes_gradients_into_the_flat_buffer_and_reuses_memory()
     temps = [a for _, args, kwargs in fast.calls for a in _arrays((args, kwargs)) if a.shape == (64, 256)]
     assert len({id(owner(a)) for a in temps}) < 8 < len(temps)  # (64, 256) temporaries share a few blocks
     assert len(owners) < len(fast.calls)
+    from minitorch.capture.trace import _into
+    assert not any(fn is _into for fn, _, _ in fast.calls)  # dropout, casts and the label gather: no copy after
+    assert any(type(fn) is np.ufunc and not kwargs for fn, _, kwargs in fast.calls)  # out= given positionally
 
 
 def _arrays(value):

@@ -33,6 +33,14 @@ def _keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 256 * 1024 * 1024)
 
 
+def _into(out: Any, values: np.ndarray) -> np.ndarray:
+    """values, or values copied into out (cast to its dtype) when out is given."""
+    if out is None:
+        return values
+    np.copyto(out, values)
+    return out
+
+
 @functools.lru_cache(maxsize=None)
 def _scipy_special() -> Any:
     """scipy.special, or None where SciPy is not installed (imported on first use: it takes ~0.3 s)."""
@@ -60,20 +68,23 @@ class NumpyBackend(Backend):
     def make_rng(self, seed: int | None) -> Any:
         return np.random.default_rng(seed)
 
-    def rand(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        return self.rng.random(shape, dtype=dtype) if dtype in (np.float32, np.float64) else \
-            self.rng.random(shape).astype(dtype)
+    # The samplers take out=, so a compiled step (capture/trace.py) draws straight into its buffers.
+    def rand(self, shape: tuple[int, ...], dtype: Any, out: Any = None) -> Any:
+        if dtype in (np.float32, np.float64):
+            return self.rng.random(shape, dtype=dtype, out=out)
+        return _into(out, self.rng.random(shape).astype(dtype))
 
-    def randn(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        return self.rng.standard_normal(shape, dtype=dtype)
+    def randn(self, shape: tuple[int, ...], dtype: Any, out: Any = None) -> Any:
+        return self.rng.standard_normal(shape, dtype=dtype, out=out)
 
-    def dropout_mask(self, shape: tuple[int, ...], p: float, dtype: Any) -> Any:
+    def dropout_mask(self, shape: tuple[int, ...], p: float, dtype: Any, out: Any = None) -> Any:
         # Raw 32-bit draws compared with p * 2^32 are ~1.6x cheaper than uniform floats (the
         # generator is the step's costliest elementwise work) and resolve p more finely (2^-32
         # against float32's 2^-24), so the keep rate is 1 - p and the scale exactly 1/(1-p).
         n = math.prod(shape)
         bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
-        mask = (bits >= np.uint32(min(round(p * 2.0**32), 2**32 - 1))).astype(dtype)
+        keep = bits >= np.uint32(min(round(p * 2.0**32), 2**32 - 1))
+        mask = keep.astype(dtype) if out is None else _into(out, keep)
         mask *= 1.0 / (1.0 - p)
         return mask
 

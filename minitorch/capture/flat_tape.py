@@ -17,7 +17,7 @@ import numpy as np
 from . import trace as _t
 from .memory import arrays, owner, plan
 from .tape import Backward, Call, Check, Forward, Tape
-from .trace import GiveUp, RandomBackend, Traced, Tracer, _plain
+from .trace import GiveUp, RandomBackend, Traced, Tracer, _plain, positional
 
 
 class FlatTape:
@@ -182,7 +182,7 @@ def _trace(tape: Tape, inputs: list[Any], tracer: Tracer) -> FlatTape:
     plain = [_plain(v) if isinstance(v, np.ndarray) else v for v in vals]
     buffers = {id(v) for v in plain}
     pinned = {id(owner(a)) for a in arrays([g for _, g in leaves]) + arrays(_returned(tape.result, plain))}
-    tracer.calls = plan(tracer.calls, tracer.temps, pinned)
+    tracer.calls = [positional(call) for call in plan(tracer.calls, tracer.temps, pinned)]
 
     def result(current: list[Any]) -> Any:
         vals = [t.array for t in current] + plain[len(current):]  # an input returned is the caller's
