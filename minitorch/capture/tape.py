@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..autograd import Context, unbroadcast
+from ..tensor import Tensor
 
 
 class CaptureError(RuntimeError):
@@ -233,7 +234,6 @@ class Tape:
 
 def build_result(spec: Any, vals: list[Any], inputs: list[Any]) -> Any:
     """The step's return value from its recorded structure: a tensor per recorded array (detached)."""
-    from ..tensor import Tensor
     kind = spec[0]
     if kind == "tensor":
         _, where, backend = spec
@@ -250,7 +250,6 @@ def build_result(spec: Any, vals: list[Any], inputs: list[Any]) -> Any:
 
 def copied(value: Any, buffers: set[int]) -> Any:
     """The result with each tensor on one of `buffers` copied: the next replay overwrites those buffers."""
-    from ..tensor import Tensor
     if isinstance(value, Tensor):
         if id(value.array) not in buffers:
             return value
