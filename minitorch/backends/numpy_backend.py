@@ -33,7 +33,7 @@ def _keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 256 * 1024 * 1024)
 
 
-def _into(out: Any, values: np.ndarray) -> np.ndarray:
+def _to_out(out: Any, values: np.ndarray) -> np.ndarray:
     """values, or values copied into out (cast to its dtype) when out is given."""
     if out is None:
         return values
@@ -72,7 +72,7 @@ class NumpyBackend(Backend):
     def rand(self, shape: tuple[int, ...], dtype: Any, out: Any = None) -> Any:
         if dtype in (np.float32, np.float64):
             return self.rng.random(shape, dtype=dtype, out=out)
-        return _into(out, self.rng.random(shape).astype(dtype))
+        return _to_out(out, self.rng.random(shape).astype(dtype))
 
     def randn(self, shape: tuple[int, ...], dtype: Any, out: Any = None) -> Any:
         return self.rng.standard_normal(shape, dtype=dtype, out=out)
@@ -84,7 +84,7 @@ class NumpyBackend(Backend):
         n = math.prod(shape)
         bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
         keep = bits >= np.uint32(min(round(p * 2.0**32), 2**32 - 1))
-        mask = keep.astype(dtype) if out is None else _into(out, keep)
+        mask = keep.astype(dtype) if out is None else _to_out(out, keep)
         mask *= 1.0 / (1.0 - p)
         return mask
 
