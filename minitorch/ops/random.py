@@ -7,6 +7,7 @@ own random state, so it samples through exactly the same Backend methods as the 
 from __future__ import annotations
 
 import copy
+import contextlib
 import functools
 import json
 from typing import Any, Callable
@@ -196,10 +197,7 @@ def multinomial(input, num_samples, replacement=False, generator=None) -> Tensor
     n = input.shape[-1]
     if not replacement and num_samples > n:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    guard = input.backend.guard
-    if guard is None:
-        return _multinomial(input, num_samples, replacement, generator)
-    with guard:  # the checks and the draw's array work run on the input's device (cuda:N)
+    with input.backend.guard or contextlib.nullcontext():  # the checks and the draw run on the input's device
         return _multinomial(input, num_samples, replacement, generator)
 
 
