@@ -6,8 +6,8 @@ own random state, so it samples through exactly the same Backend methods as the 
 """
 from __future__ import annotations
 
-import copy
 import contextlib
+import copy
 import functools
 import json
 from typing import Any, Callable
