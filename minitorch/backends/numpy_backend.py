@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..device import device as Device
+from ..kernels.cpu import cpu_kernels
 from .base import Backend
 
 
@@ -64,6 +65,10 @@ class NumpyBackend(Backend):
     @property
     def xp(self) -> Any:
         return np
+
+    @property
+    def kernels(self) -> Any:
+        return cpu_kernels  # the references, with Adam fused where Numba is installed
 
     def make_rng(self, seed: int | None) -> Any:
         return np.random.default_rng(seed)

@@ -8,6 +8,7 @@ import pytest
 
 import minitorch as mt
 from minitorch import kernels, nn, optim
+from minitorch.optim.optimizer import rule
 
 GRADS = [np.array([0.5, -1.0, 2.0]), np.array([-0.3, 0.2, 1.0]), np.array([1.5, -0.7, -0.1])]
 P0 = np.array([1.0, -2.0, 0.5])
@@ -156,8 +157,9 @@ def test_fused_and_unfused_agree(fast_device, name, make_opt, monkeypatch):
             nn.functional.mse_loss(net(x), y).backward()
             opt.step()
         results[fused] = [p.detach().numpy().copy() for p in net.parameters()]
-        if fast_device == "cpu":  # the rule is written once: the CPU runs the reference either way
-            assert len(calls) == 3
+        if fast_device == "cpu":  # the rule is written once: the CPU runs the reference, or Adam's loop when fused
+            looped = fused == "1" and rule(mt.tensor(0.0).backend, name) is not getattr(kernels.reference, name)
+            assert len(calls) == (0 if looped else 3)
             calls.clear()
     for a, b in zip(results["1"], results["0"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
