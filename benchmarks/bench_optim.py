@@ -1,4 +1,5 @@
-"""Optimizer step on the workshop MLP's parameters: fused (multi-tensor) vs per-parameter, PyTorch as a peer."""
+"""Optimizer step on the workshop MLP's parameters: fused (Numba's loop on NumPy, one launch on CUDA) vs
+per-parameter, PyTorch's for-loop, foreach and fused steps as peers."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ def _cases() -> list:
     for dev in minitorch_devices():
         cases += [("minitorch", dev, v) for v in ("fused", "per-parameter")]
     for dev in torch_devices():
-        cases += [("torch", dev, v) for v in ("for-loop", "foreach")]  # torch's own unfused / multi-tensor paths
+        cases += [("torch", dev, v) for v in ("for-loop", "foreach", "fused")]  # unfused, multi-tensor, fused
     return [pytest.param(*c, id="-".join(c)) for c in cases]
 
 
@@ -40,7 +41,8 @@ def test_optimizer_step(benchmark, monkeypatch, framework, dev, variant, name):
         params = list(torch_mlp(sizes, dev).parameters())
         for p in params:
             p.grad = torch.from_numpy(rng.standard_normal(tuple(p.shape), dtype=np.float32)).to(dev)
-        opt = getattr(torch.optim, spec["cls"])(params, foreach=variant == "foreach", **spec["kwargs"])
+        fast = dict(fused=True) if variant == "fused" else dict(foreach=variant == "foreach")
+        opt = getattr(torch.optim, spec["cls"])(params, **fast, **spec["kwargs"])
         sync = torch_sync(dev)
     count = sum(int(np.prod(p.shape)) for p in params)
     measure(benchmark, opt.step, sync, kind="op", op=f"{name}_step", framework=framework,
