@@ -121,6 +121,18 @@ def _reduce_axes(x: Array) -> tuple[int, ...]:
     return (0,) + tuple(range(2, x.ndim))
 
 
+def _channel_dot(a: Array, b: Array) -> Array:
+    """Per channel (axis 1), the sum of a * b over every other axis. NumPy's and CuPy's einsum do it in one
+    read of each, without the (N, C, ...) product (2x faster at (256, 256), 2.5x at (64, 32, 14, 14));
+    the array API has no einsum (its vecdot is 8x slower here), so elsewhere the product is summed."""
+    xp = a.__array_namespace__()
+    einsum = getattr(xp, "einsum", None)
+    if einsum is None:
+        return xp.sum(a * b, axis=_reduce_axes(a))
+    dims = "nctuvw"[:a.ndim]
+    return einsum(f"{dims},{dims}->c", a, b)
+
+
 def batch_norm_forward_train(
     x: Array, weight: Array | None, bias: Array | None,
     running_mean: Array | None, running_var: Array | None, momentum: float, eps: float,
@@ -131,7 +143,7 @@ def batch_norm_forward_train(
     n = x.size // x.shape[1]
     mean = xp.sum(x, axis=axes) / n  # sum / n: NumPy's mean() wrapper costs more than the sum at small sizes
     y = x - _channel_view(x, mean)  # centred first: a two-pass variance, no E[x^2]-E[x]^2 cancellation
-    var = xp.sum(y * y, axis=axes) / n
+    var = _channel_dot(y, y) / n
     invstd = 1.0 / xp.sqrt(var + eps)
     if running_mean is not None:
         running_mean *= 1.0 - momentum
@@ -170,14 +182,13 @@ def batch_norm_backward(
     xp = x.__array_namespace__()
     axes = _reduce_axes(x)
     n = x.size // x.shape[1]
-    xhat = x - _channel_view(x, mean)
-    xhat *= _channel_view(x, invstd)
+    centred = x - _channel_view(x, mean)  # xhat = centred * invstd, never built: invstd is folded per channel
     dbias = xp.sum(dy, axis=axes)
-    dweight = xp.sum(dy * xhat, axis=axes)
+    dweight = _channel_dot(dy, centred) * invstd  # sum(dy * xhat)
     a = invstd if weight is None else invstd * weight
-    # dx = a * (dy - mean(dy) - xhat * mean(dy * xhat)), building it in the xhat buffer.
-    xhat *= _channel_view(x, dweight / n)
-    dx = dy - xhat
+    # dx = a * (dy - mean(dy) - xhat * mean(dy * xhat)), building it in the centred buffer.
+    centred *= _channel_view(x, invstd * (dweight / n))
+    dx = dy - centred
     dx -= _channel_view(x, dbias / n)
     dx *= _channel_view(x, a)
     return dx, dweight, dbias
