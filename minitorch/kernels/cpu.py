@@ -91,7 +91,6 @@ class CpuKernels:
 
     same_bits_as_reference = True  # so a compiled step may record the references in their place
 
-
     def __getattr__(self, name: str) -> Any:
         if name == "adam_step" and _adam_loop() is not None:
             return adam_step
