@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import reference
+from .optim_reference import adam_scalars
 
 Array = Any
 _LOOP_DTYPES = (np.float32, np.float64)
@@ -69,7 +70,7 @@ def adam_step(
 ) -> None:
     """reference.adam_step, bit for bit, as one pass per parameter (Numba installed)."""
     loop = _adam_loop()
-    bc2 = math.sqrt(1.0 - beta2**step)
+    step_size, eps_hat = adam_scalars(step, lr, beta1, beta2, eps)
     maxes = max_exp_avg_sqs if amsgrad else [None] * len(params)
     for p, g, m, v, vmax in zip(params, grads, exp_avgs, exp_avg_sqs, maxes):
         arrays = (p, g, m, v) + ((vmax,) if amsgrad else ())
@@ -81,7 +82,7 @@ def adam_step(
         s = p.dtype.type
         flat = [a.reshape(-1) for a in arrays]
         loop(*flat[:4], flat[4] if amsgrad else flat[3], s(beta1), s(1.0 - beta1), s(beta2), s(1.0 - beta2),
-             s(eps * bc2), s(lr / (1.0 - beta1**step) * bc2), s(weight_decay), s(1.0 - lr * weight_decay),
+             s(eps_hat), s(step_size), s(weight_decay), s(1.0 - lr * weight_decay),
              bool(weight_decay) and not decoupled, bool(weight_decay) and decoupled, bool(maximize), bool(amsgrad))
 
 

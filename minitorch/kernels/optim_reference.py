@@ -21,8 +21,15 @@ def _direction(g: Array, p: Array, maximize: bool, weight_decay: float) -> Array
     return g
 
 
-def adam_step(
-    params: Sequence[Array], grads: Sequence[Array], exp_avgs: Sequence[Array], exp_avg_sqs: Sequence[Array],
+def adam_scalars(step: int, lr: float, beta1: float, beta2: float, eps: float) -> tuple[float, float]:
+    """(step_size, eps_hat): m / (sqrt(v)/bc2 + eps) * lr/bc1 == step_size * m / (sqrt(v) + eps_hat), so
+    the bias corrections fold into two scalars and cost no pass over the parameters. One function, so every
+    Adam (reference, out= form, CPU loop) rounds them alike."""
+    bc2 = math.sqrt(1.0 - beta2**step)
+    return lr / (1.0 - beta1**step) * bc2, eps * bc2
+
+
+def adam_step(    params: Sequence[Array], grads: Sequence[Array], exp_avgs: Sequence[Array], exp_avg_sqs: Sequence[Array],
     max_exp_avg_sqs: Sequence[Array] | None = None,
     *, step: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
     amsgrad: bool = False, maximize: bool = False,
@@ -31,11 +38,7 @@ def adam_step(
     if not params:
         return
     xp = _xp(params)
-    # m / (sqrt(v)/bc2 + eps) == bc2 * m / (sqrt(v) + eps*bc2): folding the bias corrections into
-    # two scalars saves two passes over every parameter; temporaries are reused in place.
-    bc2 = math.sqrt(1.0 - beta2**step)
-    step_size = lr / (1.0 - beta1**step) * bc2
-    eps_hat = eps * bc2
+    step_size, eps_hat = adam_scalars(step, lr, beta1, beta2, eps)  # temporaries are reused in place
     maxes = max_exp_avg_sqs if amsgrad else [None] * len(params)
     for p, g, m, v, vmax in zip(params, grads, exp_avgs, exp_avg_sqs, maxes):
         if weight_decay and decoupled:
@@ -66,9 +69,7 @@ def adam_step_into(
     the array API lacks. The same operations in the same order, so the same bits, without four allocations
     per parameter; the flat-buffer path (optim/flat.py) runs it on NumPy."""
     xp = _xp(params)
-    bc2 = math.sqrt(1.0 - beta2**step)
-    step_size = lr / (1.0 - beta1**step) * bc2
-    eps_hat = eps * bc2
+    step_size, eps_hat = adam_scalars(step, lr, beta1, beta2, eps)
     maxes = max_exp_avg_sqs if amsgrad else [None] * len(params)
     for p, g, m, v, vmax, t in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, scratch):
         if weight_decay and decoupled:
